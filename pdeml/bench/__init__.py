@@ -1,0 +1,34 @@
+"""Reproducible comparisons: ``pdeml bench NAME --preset tiny|small|paper --out DIR``.
+
+Each benchmark is a module with ``run(preset, device, progress) -> list of rows`` and a
+``PRESETS`` dict; ``run_benchmark`` times nothing itself, it writes the record.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from pdeml.bench.record import PRESETS, write_record
+from pdeml.device import resolve_device
+from pdeml.registry import Registry
+
+BENCHMARKS: Registry[str] = Registry("benchmark")
+BENCHMARKS.register("trainer", doc="pdeml's training loop against neuraloperator's Trainer (same FNO, data)")(
+    "pdeml.bench.trainer")
+
+
+def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "bench-out",
+                  device: str = "auto", progress: bool | None = None,
+                  command: str | None = None) -> dict[str, Any]:
+    """Run benchmark ``name`` with ``preset`` and write ``out/name.json`` and ``out/name.md``."""
+    module = importlib.import_module(BENCHMARKS.get(name))
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+    rows = module.run(preset=preset, device=device, progress=progress)
+    return write_record(out, name, preset, resolve_device(device), rows, command=command,
+                        notes=(module.__doc__ or "").strip(), extra={"settings": module.PRESETS[preset]})
+
+
+__all__ = ["BENCHMARKS", "run_benchmark"]

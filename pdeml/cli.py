@@ -1,0 +1,255 @@
+"""The ``pdeml`` command line: quickstart, generate, train, evaluate, list, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+QUICKSTART = {
+    "data": {"problem": "darcy", "resolution": 32, "seed": 0, "n_train": 1000, "n_val": 100, "n_test": 100,
+             "batch_size": 20, "normalize": "channel"},
+    "model": {"name": "fno", "n_modes": [12, 12], "hidden_channels": 32, "n_layers": 4},
+    "loss": "relative_l2",
+    "train": {"epochs": 25, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "scheduler": "onecycle",
+              "scheduler_options": {"pct_start": 0.2}, "seed": 0},
+}
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``section.key=value`` pairs (values parsed as JSON when possible) into nested dicts."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise SystemExit(f"pdeml: --set expects section.key=value (e.g. model.hidden_channels=64), got {item!r}")
+        key, value = item.split("=", 1)
+        section, name = key.split(".", 1)
+        out.setdefault(section, {})[name] = _parse_value(value)
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def _print_run_table(rows: list[dict[str, Any]]) -> None:
+    from pdeml.report import markdown_table
+
+    print(markdown_table(rows))
+
+
+def _train_and_report(values: dict[str, Any], run_dir: Path, resume: bool, figure: bool = True) -> dict[str, Any]:
+    from pdeml.models import count_parameters
+    from pdeml.models.workflow import RunSpec, evaluate_model, train_operator
+    from pdeml.plot import save_panels
+
+    spec = RunSpec.from_dict(values)
+    start = time.perf_counter()
+    run = train_operator(spec, run_dir, resume=resume)
+    metrics, pred = evaluate_model(run.model, run.test, spec.data.batch_size, spec.data.periodic)
+    row = {"model": spec.model["name"], "params": count_parameters(run.model.net),
+           "epochs": spec.train.epochs, "test_rel_l2": metrics["rel_l2"], "test_rel_h1": metrics["rel_h1"],
+           "s_per_epoch": run.seconds_per_epoch, "total_s": time.perf_counter() - start}
+    _print_run_table([row])
+    from pdeml.io import write_json_atomic
+
+    write_json_atomic(run_dir / "test_metrics.json", {**row, **metrics})
+    if figure:
+        k = min(3, len(run.test))
+        png = save_panels(run_dir / "panels.png", run.test.x[:k], run.test.y[:k], pred[:k],
+                          titles=("coefficient a", "truth u", "prediction", "|error|"),
+                          suptitle=f"{spec.model['name']} on {len(run.test)} held-out samples: "
+                                   f"relative L2 {metrics['rel_l2']:.3e}")
+        print(f"figure: {png}")
+    print(f"run directory: {run_dir}")
+    return row
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    values = _merge(QUICKSTART, {"train": {"device": args.device}})
+    if args.epochs:
+        values["train"]["epochs"] = args.epochs
+    print("pdeml quickstart: Darcy flow, FNO trained by pdeml's Trainer on data from the SciPy reference solver")
+    row = _train_and_report(values, Path(args.out), resume=False)
+    ok = row["test_rel_l2"] < 0.05
+    print(f"test relative L2 {row['test_rel_l2']:.4f} ({'below' if ok else 'NOT below'} the 0.05 target)")
+    return 0 if ok else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pdeml.data import generate
+
+    params = {k: _parse_value(v) for k, v in (p.split("=", 1) for p in args.param)}
+    start = time.perf_counter()
+    path = generate(args.problem, args.n, args.res, args.out, seed=args.seed, workers=args.workers,
+                    params=params, progress=not args.quiet and None)
+    print(f"wrote {args.n} samples of {args.problem} at {args.res} to {path} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pdeml.train.config import read_toml
+
+    values: dict[str, Any] = read_toml(args.config) if args.config else {"model": {"name": "fno"}}
+    flags: dict[str, Any] = {"data": {}, "model": {}, "train": {}}
+    if args.data:
+        flags["data"]["path"] = args.data
+    if args.problem:
+        flags["data"]["problem"] = args.problem
+    for key, attr in (("resolution", "res"), ("n_train", "n_train"), ("n_val", "n_val"), ("n_test", "n_test"),
+                      ("batch_size", "batch_size")):
+        if getattr(args, attr) is not None:
+            flags["data"][key] = getattr(args, attr)
+    if args.model:
+        flags["model"]["name"] = args.model
+    for key in ("epochs", "lr", "device"):
+        if getattr(args, key) is not None:
+            flags["train"][key] = getattr(args, key)
+    values = _merge(_merge(values, flags), _parse_sets(args.set))
+    if args.loss:
+        values["loss"] = args.loss
+    _train_and_report(values, Path(args.out), resume=args.resume)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pdeml.data import load_dataset
+    from pdeml.io import write_json_atomic
+    from pdeml.models.workflow import evaluate_model, load_run
+    from pdeml.plot import save_panels
+
+    model = load_run(args.run, device=args.device)
+    data = load_dataset(args.data)
+    if args.n:
+        data = data.subset(slice(max(0, len(data) - args.n), len(data)))
+    metrics, pred = evaluate_model(model, data, args.batch_size)
+    _print_run_table([{"run": str(args.run), "data": str(args.data), **metrics}])
+    out = Path(args.out) if args.out else Path(args.run) / "evaluate"
+    write_json_atomic(out / "metrics.json", {"data": str(args.data), **metrics})
+    k = min(args.samples, len(data))
+    png = save_panels(out / "panels.png", data.x[:k], data.y[:k], pred[:k], suptitle=f"{args.run} on {args.data}")
+    print(f"figure: {png}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from pdeml.bench import BENCHMARKS
+    from pdeml.models import MODELS
+    from pdeml.problems import PROBLEMS
+
+    kinds = {"models": MODELS, "problems": PROBLEMS, "benchmarks": BENCHMARKS}
+    for kind in ([args.what] if args.what else list(kinds)):
+        print(f"{kind}:")
+        for name, doc in kinds[kind].describe():
+            print(f"  {name:16s} {doc}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pdeml.bench import run_benchmark
+    from pdeml.report import markdown_table
+
+    record = run_benchmark(args.name, preset=args.preset, out=args.out, device=args.device)
+    print(markdown_table(record["results"]))
+    print(f"wrote {Path(args.out) / (args.name + '.json')} and {Path(args.out) / (args.name + '.md')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pdeml import __version__
+
+    parser = argparse.ArgumentParser(prog="pdeml", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pdeml {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("quickstart", help="generate Darcy data, train an FNO, evaluate, save a figure")
+    p.add_argument("--out", default="runs/quickstart", help="run directory (default: runs/quickstart)")
+    p.add_argument("--epochs", type=int, default=None, help=f"default {QUICKSTART['train']['epochs']}")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("generate", help="generate a data set with a reference solver")
+    p.add_argument("problem")
+    p.add_argument("--n", type=int, required=True, help="number of samples")
+    p.add_argument("--res", type=int, required=True, help="grid points per dimension")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--workers", type=int, default=1, help="processes (the file does not depend on it)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="problem parameter")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a model from a TOML config and/or flags; writes a run directory")
+    p.add_argument("--config", help="TOML file with [data], [model], [train] sections and 'loss'")
+    p.add_argument("--data", help="data set file (pdeml HDF5, FNO .mat, PDEBench HDF5, neuraloperator .pt)")
+    p.add_argument("--problem", help="generate data for this problem instead of reading a file")
+    p.add_argument("--res", type=int)
+    p.add_argument("--n-train", type=int)
+    p.add_argument("--n-val", type=int)
+    p.add_argument("--n-test", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--model")
+    p.add_argument("--loss", choices=["relative_l2", "h1"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--device")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any option, e.g. --set model.hidden_channels=64")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run directory on a data set: table and PNG panels")
+    p.add_argument("run")
+    p.add_argument("--data", required=True)
+    p.add_argument("--n", type=int, help="use the last N samples")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--samples", type=int, default=3, help="rows in the figure")
+    p.add_argument("--out", help="output directory (default RUN/evaluate)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("list", help="list models, problems and benchmarks")
+    p.add_argument("what", nargs="?", choices=["models", "problems", "benchmarks"])
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md")
+    p.add_argument("name")
+    p.add_argument("--preset", default="small", choices=["tiny", "small", "paper"])
+    p.add_argument("--out", default="bench-out")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pdeml.data import DataError
+    from pdeml.registry import UnknownNameError
+    from pdeml.train import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UnknownNameError, DataError, CheckpointError, FileNotFoundError, ValueError, TypeError) as err:
+        print(f"pdeml: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

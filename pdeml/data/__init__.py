@@ -1,0 +1,20 @@
+"""Data sets: the pdeml HDF5 format, readers for external formats, device-resident batches,
+normalizers and generation."""
+
+from pdeml.data.dataset import DataError, DeviceDataset, DeviceLoader
+from pdeml.data.formats import (
+    load_dataset,
+    read_fno_mat,
+    read_neuralop_pt,
+    read_pdebench_darcy,
+    read_pdeml_hdf5,
+    save_dataset,
+)
+from pdeml.data.generate import cached_dataset, generate, generate_arrays
+from pdeml.data.normalizers import UnitGaussianNormalizer
+
+__all__ = [
+    "DataError", "DeviceDataset", "DeviceLoader", "UnitGaussianNormalizer", "cached_dataset",
+    "generate", "generate_arrays", "load_dataset", "read_fno_mat", "read_neuralop_pt",
+    "read_pdebench_darcy", "read_pdeml_hdf5", "save_dataset",
+]

@@ -1,0 +1,34 @@
+"""Neural operators, built by name: ``pdeml.models.build("fno", n_modes=(12, 12))``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from pdeml.models.fno import build_fno
+from pdeml.models.operator import NormalizedOperator
+from pdeml.registry import Registry
+
+MODELS: Registry = Registry("model")
+MODELS.register("fno", doc="Fourier neural operator of the neuraloperator package (baseline)")(build_fno)
+
+
+def build(name: str, **config: Any) -> nn.Module:
+    """Build the model registered as ``name`` from its constructor arguments."""
+    try:
+        return MODELS.get(name)(**config)
+    except TypeError as err:
+        raise TypeError(f"bad configuration for model {name!r}: {err}") from err
+
+
+def names() -> list[str]:
+    return MODELS.names()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of real trainable parameters (a complex weight counts twice)."""
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["MODELS", "NormalizedOperator", "build", "count_parameters", "names"]

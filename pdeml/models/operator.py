@@ -1,0 +1,38 @@
+"""A neural operator together with its data normalizers: takes raw inputs, returns raw outputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pdeml.data.normalizers import UnitGaussianNormalizer
+
+
+class NormalizedOperator(nn.Module):
+    """``forward(x) = y_normalizer.decode(net(x_normalizer.encode(x)))``.
+
+    The normalizers are submodules, so they are saved and loaded with the model's state dict
+    and a trained model is used on raw data. ``normalize="none"`` skips them.
+    """
+
+    def __init__(self, net: nn.Module, normalize: str = "channel"):
+        super().__init__()
+        if normalize not in ("channel", "pointwise", "none"):
+            raise ValueError(f"normalize must be 'channel', 'pointwise' or 'none', got {normalize!r}")
+        self.net = net
+        self.normalize = normalize
+        if normalize != "none":
+            self.x_normalizer = UnitGaussianNormalizer(normalize)
+            self.y_normalizer = UnitGaussianNormalizer(normalize)
+
+    def fit_normalizers(self, x: torch.Tensor, y: torch.Tensor) -> NormalizedOperator:
+        if self.normalize != "none":
+            self.x_normalizer.fit(x)
+            self.y_normalizer.fit(y)
+            self.to(next(self.net.parameters()).device)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalize == "none":
+            return self.net(x)
+        return self.y_normalizer.decode(self.net(self.x_normalizer.encode(x)))

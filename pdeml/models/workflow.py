@@ -1,0 +1,207 @@
+"""Operator learning end to end: data split, normalizers, objective, Trainer, evaluation, run loading."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
+from pdeml.device import resolve_device
+from pdeml.losses import relative_h1, relative_l2
+from pdeml.models.operator import NormalizedOperator
+from pdeml.train import CheckpointError, Trainer, TrainConfig, TrainResult, load_checkpoint
+from pdeml.train.checkpoint import load_model_state
+
+LOSSES = ("relative_l2", "h1")
+
+
+def operator_objective(loss: str = "relative_l2", periodic: bool = False):
+    """``objective(model, (x, y))``: the training loss plus relative L2 and H1 metrics."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+
+    def objective(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, y = batch
+        pred = model(x).float()
+        l2 = relative_l2(pred, y)
+        h1 = relative_h1(pred, y, periodic=periodic)
+        value = l2 if loss == "relative_l2" else h1
+        return value, {"rel_l2": l2.detach(), "rel_h1": h1.detach()}
+
+    return objective
+
+
+@dataclass
+class DataSpec:
+    """Where the data comes from and how it is split.
+
+    Either ``path`` (one file: the first ``n_train`` samples train, the next ``n_val`` validate,
+    the last ``n_test`` test), or ``train``/``test`` paths, or ``problem`` with ``resolution``
+    and ``seed`` (generated once into the cache).
+    """
+
+    path: str | None = None
+    train: str | None = None
+    test: str | None = None
+    problem: str | None = None
+    resolution: int = 32
+    seed: int = 0
+    n_train: int = 1000
+    n_val: int = 0
+    n_test: int = 100
+    batch_size: int = 20
+    normalize: str = "channel"
+    periodic: bool = False
+    workers: int = 1
+
+    def load(self, progress: bool | None = None) -> tuple[DeviceDataset, DeviceDataset | None, DeviceDataset]:
+        if self.train and self.test:
+            train_all = load_dataset(self.train)
+            test = load_dataset(self.test)
+            test = test.subset(slice(0, min(self.n_test, len(test))))
+        else:
+            if self.path:
+                full = load_dataset(self.path)
+            elif self.problem:
+                n = self.n_train + self.n_val + self.n_test
+                full = load_dataset(cached_dataset(self.problem, n, self.resolution, self.seed,
+                                                   workers=self.workers, progress=progress))
+            else:
+                raise ValueError("data needs a 'path', 'train' and 'test' paths, or a 'problem' to generate")
+            need = self.n_train + self.n_val + self.n_test
+            if need > len(full):
+                raise ValueError(f"asked for {self.n_train} train + {self.n_val} val + {self.n_test} test "
+                                 f"samples but the data set has {len(full)}")
+            train_all = full.subset(slice(0, self.n_train + self.n_val))
+            test = full.subset(slice(len(full) - self.n_test, len(full)))
+        if self.n_train + self.n_val > len(train_all):
+            raise ValueError(f"asked for {self.n_train + self.n_val} training samples, the file has {len(train_all)}")
+        train = train_all.subset(slice(0, self.n_train))
+        val = train_all.subset(slice(self.n_train, self.n_train + self.n_val)) if self.n_val else None
+        return train, val, test
+
+
+@dataclass
+class RunSpec:
+    """A training run: data, model (``name`` plus constructor arguments), loss and TrainConfig."""
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "fno"})
+    loss: str = "relative_l2"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
+        unknown = sorted(set(values) - {"data", "model", "loss", "train"})
+        if unknown:
+            raise ValueError(f"unknown section(s) {unknown} in run configuration; known: data, model, loss, train")
+        data_fields = set(DataSpec.__dataclass_fields__)
+        bad = sorted(set(values.get("data", {})) - data_fields)
+        if bad:
+            raise ValueError(f"unknown data option(s) {bad}; known: {sorted(data_fields)}")
+        model = dict(values.get("model", {"name": "fno"}))
+        if "name" not in model:
+            raise ValueError("the [model] section needs a 'name'")
+        return cls(DataSpec(**values.get("data", {})), model, values.get("loss", "relative_l2"),
+                   TrainConfig.from_dict(values.get("train", {})))
+
+    def model_config(self, in_channels: int, out_channels: int) -> dict[str, Any]:
+        cfg = dict(self.model)
+        cfg.setdefault("in_channels", in_channels)
+        cfg.setdefault("out_channels", out_channels)
+        cfg["normalize"] = self.data.normalize
+        return cfg
+
+
+def build_operator(model_config: dict[str, Any]) -> NormalizedOperator:
+    """A :class:`NormalizedOperator` from a stored model configuration (``name``, ``normalize``, kwargs)."""
+    from pdeml.models import build
+
+    cfg = dict(model_config)
+    name, normalize = cfg.pop("name"), cfg.pop("normalize", "channel")
+    return NormalizedOperator(build(name, **cfg), normalize=normalize)
+
+
+@dataclass
+class OperatorRun:
+    model: NormalizedOperator
+    result: TrainResult
+    test_metrics: dict[str, float]
+    seconds_per_epoch: float
+    test: DeviceDataset
+
+
+def train_operator(spec: RunSpec, run_dir: str | Path | None = None, resume: bool = False,
+                   progress: bool | None = None) -> OperatorRun:
+    """Train ``spec.model`` on ``spec.data`` with the one Trainer; test at the best validation epoch."""
+    train, val, test = spec.data.load(progress)
+    model_config = spec.model_config(train.x.shape[1], train.y.shape[1])
+    torch.manual_seed(spec.train.seed)
+    model = build_operator(model_config)
+    model.fit_normalizers(train.x, train.y)
+    device = resolve_device(spec.train.device)
+    loader = DeviceLoader(train.to(device), spec.data.batch_size, shuffle=True, seed=spec.train.seed)
+    val_loader = DeviceLoader(val, spec.data.batch_size, shuffle=False) if val is not None else None
+    objective = operator_objective(spec.loss, spec.data.periodic)
+    trainer = Trainer(model, objective, loader, val_source=val_loader, config=spec.train, run_dir=run_dir,
+                      model_config=model_config, progress=progress if progress is not None else spec.train.progress,
+                      extra_config={"data": spec.data.__dict__, "loss": spec.loss})
+    result = trainer.fit(resume=resume)
+    if val_loader is not None and run_dir is not None:
+        trainer.load_best()
+    test_metrics = trainer.evaluate(DeviceLoader(test, spec.data.batch_size, shuffle=False),
+                                    operator_objective(spec.loss, spec.data.periodic), prefix="test_")
+    secs = [r["epoch_seconds"] for r in result.history]
+    return OperatorRun(trainer.model, result, test_metrics, sum(secs) / len(secs), test)
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "auto", which: str = "best") -> NormalizedOperator:
+    """The trained model of a run directory (``which``: ``"best"`` falling back to ``"final"``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise CheckpointError(f"{run_dir} is not a run directory (no config.json)")
+    model_config = json.loads(cfg_path.read_text())["model"]
+    model = build_operator(model_config)
+    ckpt = run_dir / "best.pt"
+    if which != "best" or not ckpt.exists():
+        ckpt = run_dir / "model.pt"
+    state = load_checkpoint(ckpt)
+    load_model_state(model, state["model"], saved_config=state.get("model_config"),
+                     expected_config=model_config, source=str(ckpt))
+    return model.to(resolve_device(device)).eval()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Model outputs for all of ``x``, in batches, on the model's device; returned on the CPU."""
+    device = next(model.parameters()).device
+    model.eval()
+    outs = [model(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(outs)
+
+
+def evaluate_model(model: nn.Module, data: DeviceDataset, batch_size: int = 32,
+                   periodic: bool = False) -> tuple[dict[str, float], torch.Tensor]:
+    """Mean relative L2/H1 over ``data`` plus inference time; returns ``(metrics, predictions)``."""
+    start = time.perf_counter()
+    pred = predict(model, data.x, batch_size)
+    seconds = time.perf_counter() - start
+    y = data.y.float().cpu()
+    per_sample = relative_l2(pred, y, reduction="none")
+    metrics = {
+        "n": len(data),
+        "rel_l2": float(per_sample.mean()),
+        "rel_l2_std": float(per_sample.std()) if len(data) > 1 else 0.0,
+        "rel_h1": float(relative_h1(pred, y, periodic=periodic)),
+        "ms_per_sample": 1000 * seconds / len(data),
+    }
+    return metrics, pred

@@ -1,0 +1,53 @@
+"""Figures people would rather look at than read: input / truth / prediction / error panels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pdeml.io import atomic_path  # noqa: E402
+
+
+def _image(arr) -> np.ndarray:
+    arr = np.asarray(arr.detach().cpu() if hasattr(arr, "detach") else arr, dtype=np.float64)
+    while arr.ndim > 2:  # (channel, x, y[, t]): first channel, last time
+        arr = arr[0] if arr.shape[0] <= 4 else arr[..., -1]
+    return arr
+
+
+def save_panels(path: str | os.PathLike, inputs: Sequence, truths: Sequence, preds: Sequence,
+                titles: Sequence[str] = ("input", "truth", "prediction", "|error|"),
+                suptitle: str | None = None) -> Path:
+    """One row per sample: input, truth, prediction (same colour scale as truth), absolute error."""
+    n = len(truths)
+    fig, axes = plt.subplots(n, 4, figsize=(13, 3.1 * n), squeeze=False)
+    for i in range(n):
+        x, y, p = _image(inputs[i]), _image(truths[i]), _image(preds[i])
+        err = np.abs(p - y)
+        rel = np.linalg.norm(p - y) / max(np.linalg.norm(y), 1e-30)
+        vmin, vmax = y.min(), y.max()
+        for j, (img, kw) in enumerate(((x, {"cmap": "viridis"}), (y, {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax}),
+                                       (p, {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax}), (err, {"cmap": "magma"}))):
+            ax = axes[i, j]
+            im = ax.imshow(img.T, origin="lower", extent=(0, 1, 0, 1), **kw)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j])
+        axes[i, 3].set_xlabel(f"relative L2 {rel:.2e}")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

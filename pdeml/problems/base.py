@@ -1,0 +1,53 @@
+"""The problem interface: seeded input sampling plus a reference solve; nothing is trained here."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of sample ``index`` of a data set with ``seed``.
+
+    Every sample has its own stream, so a sample's values do not depend on how the data set is
+    split across workers or shards.
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+
+
+class Problem(ABC):
+    """A benchmark PDE: draws inputs from a seeded generator and solves them with a reference solver.
+
+    Subclasses set ``name``, ``solver`` and ``min_resolution`` and implement :meth:`solve_sample`.
+    ``x`` and ``y`` of one sample are arrays ``(channels, *space)``.
+    """
+
+    name: ClassVar[str]
+    solver: ClassVar[str]
+    min_resolution: ClassVar[int] = 3
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The parameters that define the problem (recorded in every data file)."""
+
+    @abstractmethod
+    def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one input with ``rng`` and return ``(x, y)`` at ``resolution``."""
+
+    def check_resolution(self, resolution: int) -> int:
+        if not isinstance(resolution, (int, np.integer)) or resolution < self.min_resolution:
+            raise ValueError(
+                f"problem {self.name!r} needs an integer resolution >= {self.min_resolution}, got {resolution!r}"
+            )
+        return int(resolution)
+
+    def sample(self, index: int, seed: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``index`` of the data set defined by ``seed`` (identical whoever computes it)."""
+        return self.solve_sample(sample_rng(seed, index), self.check_resolution(resolution))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
