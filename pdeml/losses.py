@@ -93,8 +93,8 @@ def h1_seminorm_squared(x: torch.Tensor, spatial_dims: Sequence[int] | None = No
     """Per-sample ``|x|_{H1}^2 = int |grad x|^2`` summed over channels, shape (batch,).
 
     Periodic data: derivatives by FFT (exact for trigonometric polynomials).
-    Otherwise: one-sided differences at the ends, central inside (``torch.gradient``), on a grid
-    that includes both end points (spacing L/(n-1)).
+    Otherwise: second-order differences (central inside, one-sided at the ends) on a node grid
+    that includes both end points (spacing L/(n-1)), integrated by the trapezoidal rule.
     """
     sdims = _spatial_dims(x, spatial_dims)
     lengths = _lengths(length, len(sdims))
@@ -112,18 +112,34 @@ def h1_seminorm_squared(x: torch.Tensor, spatial_dims: Sequence[int] | None = No
             total = total + (vol / npts**2) * torch.sum((k.view(shape) ** 2) * xh.abs() ** 2, dim=sdims + other)
         return total
     spacings = [L / (x.shape[d] - 1) for d, L in zip(sdims, lengths)]
-    grads = torch.gradient(x, spacing=spacings, dim=list(sdims))
-    cell = math.prod(spacings)
-    return sum(cell * torch.sum(g**2, dim=sdims + other) for g in grads)
+    grads = torch.gradient(x, spacing=spacings, dim=list(sdims), edge_order=2)
+    w = _trapezoid_weights(x, sdims, lengths)
+    return sum(torch.sum(w * g.abs() ** 2, dim=sdims + other) for g in grads)
+
+
+def _trapezoid_weights(x: torch.Tensor, sdims: tuple[int, ...], lengths: list[float]) -> torch.Tensor:
+    """Trapezoidal-rule weights on a node grid including both ends, broadcastable to ``x``."""
+    w = torch.ones((), dtype=x.real.dtype if x.is_complex() else x.dtype, device=x.device)
+    for d, L in zip(sdims, lengths):
+        n = x.shape[d]
+        wd = torch.full((n,), L / (n - 1), dtype=w.dtype, device=x.device)
+        wd[0] = wd[-1] = 0.5 * L / (n - 1)
+        shape = [1] * x.ndim
+        shape[d] = n
+        w = w * wd.view(shape)
+    return w
 
 
 def l2_norm_squared(x: torch.Tensor, spatial_dims: Sequence[int] | None = None,
                     length: float | Sequence[float] = 1.0, periodic: bool = False) -> torch.Tensor:
-    """Per-sample ``int |x|^2`` (rectangle rule), summed over channels, shape (batch,)."""
+    """Per-sample ``int |x|^2`` summed over channels, shape (batch,): rectangle rule on periodic
+    data (exact for trigonometric polynomials), trapezoidal rule on a node grid otherwise."""
     sdims = _spatial_dims(x, spatial_dims)
     lengths = _lengths(length, len(sdims))
-    cell = math.prod(L / (x.shape[d] - (0 if periodic else 1)) for d, L in zip(sdims, lengths))
-    return cell * torch.sum(x.abs() ** 2, dim=tuple(range(1, x.ndim)))
+    if periodic:
+        cell = math.prod(L / x.shape[d] for d, L in zip(sdims, lengths))
+        return cell * torch.sum(x.abs() ** 2, dim=tuple(range(1, x.ndim)))
+    return torch.sum(_trapezoid_weights(x, sdims, lengths) * x.abs() ** 2, dim=tuple(range(1, x.ndim)))
 
 
 def relative_h1(pred: torch.Tensor, target: torch.Tensor, spatial_dims: Sequence[int] | None = None,
@@ -138,7 +154,7 @@ def relative_h1(pred: torch.Tensor, target: torch.Tensor, spatial_dims: Sequence
     return _reduce(torch.sqrt(num) / (torch.sqrt(den) + _EPS), reduction)
 
 
-def sobolev_norm(x: torch.Tensor, s: float = -1.0, spatial_dims: Sequence[int] = (-2, -1),
+def sobolev_norm(x: torch.Tensor, s: float = -1.0, spatial_dims: Sequence[int] | None = None,
                  length: float | Sequence[float] = 1.0, alpha: float = 10**-1.5,
                  time_dim: int | None = None, dt: float | None = None) -> torch.Tensor:
     """Spectral ``H^s`` norm of periodic data, per sample; negative ``s`` gives ``H^-|s|``.
@@ -148,8 +164,12 @@ def sobolev_norm(x: torch.Tensor, s: float = -1.0, spatial_dims: Sequence[int] =
 
     With ``time_dim`` the norm is taken per time slice and combined as the discrete
     ``L2(0, T; H^s)`` norm ``sqrt(dt * sum_t ||v(t)||_{H^s}^2)`` (``dt`` defaults to 1/n_t, i.e. T = 1).
-    Every axis other than batch, space and time (e.g. channels) is summed in. Shape (batch,).
+    Every axis other than batch, space and time (e.g. channels) is summed in. ``spatial_dims``
+    defaults to the last two axes other than ``time_dim``. Shape (batch,).
     """
+    if spatial_dims is None:
+        tdim_ = None if time_dim is None else time_dim % x.ndim
+        spatial_dims = [d for d in range(1, x.ndim) if d != tdim_][-2:]
     sdims = tuple(d % x.ndim for d in spatial_dims)
     lengths = _lengths(length, len(sdims))
     xh = torch.fft.fftn(x, dim=sdims)

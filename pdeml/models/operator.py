@@ -32,6 +32,14 @@ class NormalizedOperator(nn.Module):
             self.to(next(self.net.parameters()).device)
         return self
 
+    def state_dict(self, *args, **kwargs):
+        # neuraloperator models add a Python-object "_metadata" entry; keep tensors only so the
+        # state round-trips through load_state_dict and weights_only loading
+        state = super().state_dict(*args, **kwargs)
+        for key in [k for k, v in state.items() if not torch.is_tensor(v)]:
+            del state[key]
+        return state
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.normalize == "none":
             return self.net(x)

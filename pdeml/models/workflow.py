@@ -15,7 +15,7 @@ from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
 from pdeml.device import resolve_device
 from pdeml.losses import relative_h1, relative_l2
 from pdeml.models.operator import NormalizedOperator
-from pdeml.train import CheckpointError, Trainer, TrainConfig, TrainResult, load_checkpoint
+from pdeml.train import CheckpointError, TrainConfig, Trainer, TrainResult, load_checkpoint
 from pdeml.train.checkpoint import load_model_state
 
 LOSSES = ("relative_l2", "h1")
@@ -108,6 +108,9 @@ class RunSpec:
         model = dict(values.get("model", {"name": "fno"}))
         if "name" not in model:
             raise ValueError("the [model] section needs a 'name'")
+        from pdeml.models import MODELS
+
+        MODELS.get(model["name"])  # an unknown name fails here, before any data is generated or read
         return cls(DataSpec(**values.get("data", {})), model, values.get("loss", "relative_l2"),
                    TrainConfig.from_dict(values.get("train", {})))
 

@@ -1,0 +1,16 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("DDE_BACKEND", "pytorch")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def darcy_file(tmp_path_factory):
+    """A small Darcy data set from the reference solver (shared by the tests of one session)."""
+    from pdeml.data import generate
+
+    path = tmp_path_factory.mktemp("data") / "darcy_r16_n48.h5"
+    return generate("darcy", 48, 16, path, seed=0, progress=False)

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from pdeml.cli import main
+
+
+def test_list_and_unknown_names(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "fno" in out and "darcy" in out and "trainer" in out
+    assert main(["generate", "nope", "--n", "2", "--res", "8", "--out", "x.h5"]) == 2
+    assert "known problems: darcy" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "trainer", "--preset", "huge"])
+
+
+def test_train_from_toml_then_evaluate(tmp_path, darcy_file, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f"""
+loss = "relative_l2"
+[data]
+path = "{darcy_file}"
+n_train = 32
+n_val = 8
+n_test = 8
+batch_size = 8
+[model]
+name = "fno"
+n_modes = [4, 4]
+hidden_channels = 8
+n_layers = 2
+[train]
+epochs = 3
+lr = 0.005
+device = "cpu"
+progress = false
+""")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--set", "train.epochs=4"]) == 0
+    out = capsys.readouterr().out
+    assert "test_rel_l2" in out and (run / "panels.png").exists()
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["epochs"] == 4 and 0 < metrics["rel_l2"] < 1
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and "val_rel_l2" in json.loads(lines[-1])
+
+    assert main(["evaluate", str(run), "--data", str(darcy_file), "--n", "8", "--device", "cpu"]) == 0
+    ev = json.loads((run / "evaluate" / "metrics.json").read_text())
+    assert ev["rel_l2"] == pytest.approx(metrics["rel_l2"], rel=1e-5)  # the same 8 test samples
+    assert (run / "evaluate" / "panels.png").stat().st_size > 10_000
+
+    assert main(["evaluate", str(tmp_path / "nope"), "--data", str(darcy_file)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "--data", str(darcy_file), "--model", "mystery", "--out", str(tmp_path / "r2")]) == 2
+    assert "known models: fno" in capsys.readouterr().err
+
+
+def test_quickstart_short_run(tmp_path, monkeypatch, capsys):
+    """The quickstart pipeline end to end with 2 epochs: real data, real training, a real figure."""
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    code = main(["quickstart", "--epochs", "2", "--out", str(tmp_path / "qs"), "--device", "cpu"])
+    out = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "qs" / "test_metrics.json").read_text())
+    assert metrics["rel_l2"] < 0.2  # two epochs already learn most of the map
+    assert code == (0 if metrics["rel_l2"] < 0.05 else 1)
+    assert "s_per_epoch" in out and (tmp_path / "qs" / "panels.png").exists()
+    assert len(list((tmp_path / "cache").glob("darcy_r32_*.h5"))) == 1
+
+
+def test_bench_trainer_tiny_writes_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    assert main(["bench", "trainer", "--preset", "tiny", "--out", str(tmp_path / "b"), "--device", "cpu"]) == 0
+    rec = json.loads((tmp_path / "b" / "trainer.json").read_text())
+    assert rec["name"] == "trainer" and rec["preset"] == "tiny" and rec["command"].startswith("pdeml")
+    methods = [r["method"] for r in rec["results"]]
+    assert methods == ["neuraloperator Trainer + DataLoader", "pdeml Trainer"]
+    for row in rec["results"]:
+        assert row["samples_per_s"] > 0 and 0 < row["test_rel_l2"] < 1.5
+    assert (tmp_path / "b" / "trainer.md").read_text().count("|") > 10
