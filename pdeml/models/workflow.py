@@ -22,17 +22,22 @@ LOSSES = ("relative_l2", "h1")
 
 
 def operator_objective(loss: str = "relative_l2", periodic: bool = False):
-    """``objective(model, (x, y))``: the training loss plus relative L2 and H1 metrics."""
+    """``objective(model, (x, y))``: the relative L2 or H1 loss of ``model(x)`` against ``y``.
+
+    Metrics: ``rel_l2`` always; ``rel_h1`` too when it is the loss or when gradients are off
+    (evaluation), so a training step computes only what it needs.
+    """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
 
     def objective(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, y = batch
         pred = model(x).float()
-        l2 = relative_l2(pred, y)
-        h1 = relative_h1(pred, y, periodic=periodic)
-        value = l2 if loss == "relative_l2" else h1
-        return value, {"rel_l2": l2.detach(), "rel_h1": h1.detach()}
+        metrics = {"rel_l2": relative_l2(pred, y)}
+        if loss == "h1" or not torch.is_grad_enabled():
+            metrics["rel_h1"] = relative_h1(pred, y, periodic=periodic)
+        value = metrics["rel_l2"] if loss == "relative_l2" else metrics["rel_h1"]
+        return value, {k: v.detach() for k, v in metrics.items()}
 
     return objective
 
