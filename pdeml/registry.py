@@ -15,6 +15,18 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class _Lazy:
+    def __init__(self, target: str):
+        self.target = target
+
+    def resolve(self):
+        import importlib
+
+        module, _, attr = self.target.partition(":")
+        obj = importlib.import_module(module)
+        return getattr(obj, attr) if attr else obj
+
+
 class Registry(Generic[T]):
     """A small registry: ``@reg.register("name")`` on a factory, ``reg.get("name")`` to fetch it."""
 
@@ -34,12 +46,22 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_lazy(self, name: str, target: str, doc: str) -> None:
+        """Register ``"package.module:attribute"``, imported on first ``get`` (keeps imports light)."""
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = _Lazy(target)  # type: ignore[assignment]
+        self._docs[name] = doc
+
     def get(self, name: str) -> T:
         key = str(name).lower()
         if key not in self._items:
             known = ", ".join(sorted(self._items)) or "(none)"
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
-        return self._items[key]
+        item = self._items[key]
+        if isinstance(item, _Lazy):
+            item = self._items[key] = item.resolve()
+        return item
 
     def names(self) -> list[str]:
         return sorted(self._items)

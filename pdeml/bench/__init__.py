@@ -6,7 +6,6 @@ Each benchmark is a module with ``run(preset, device, progress) -> list of rows`
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
@@ -14,16 +13,16 @@ from pdeml.bench.record import PRESETS, write_record
 from pdeml.device import resolve_device
 from pdeml.registry import Registry
 
-BENCHMARKS: Registry[str] = Registry("benchmark")
-BENCHMARKS.register("trainer", doc="pdeml's training loop against neuraloperator's Trainer (same FNO, data)")(
-    "pdeml.bench.trainer")
+BENCHMARKS: Registry = Registry("benchmark")
+BENCHMARKS.register_lazy("trainer", "pdeml.bench.trainer",
+                         "pdeml's training loop against neuraloperator's Trainer (same FNO, data)")
 
 
 def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "bench-out",
                   device: str = "auto", progress: bool | None = None,
                   command: str | None = None) -> dict[str, Any]:
     """Run benchmark ``name`` with ``preset`` and write ``out/name.json`` and ``out/name.md``."""
-    module = importlib.import_module(BENCHMARKS.get(name))
+    module = BENCHMARKS.get(name)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     rows = module.run(preset=preset, device=device, progress=progress)

@@ -17,16 +17,48 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
+def xp_of(x: Any):
+    """The array module of ``x``: ``torch`` for tensors, else ``numpy``.
+
+    Exact solutions and forcings are written once with ``xp.sin``, ``xp.exp``, ... and work on
+    NumPy arrays (reference checks) and on torch tensors (PINN residuals, with autograd).
+    """
+    if type(x).__module__.startswith("torch"):
+        import torch
+
+        return torch
+    return np
+
+
 class Problem(ABC):
     """A benchmark PDE: draws inputs from a seeded generator and solves them with a reference solver.
 
     Subclasses set ``name``, ``solver`` and ``min_resolution`` and implement :meth:`solve_sample`.
-    ``x`` and ``y`` of one sample are arrays ``(channels, *space)``.
+    ``x`` and ``y`` of one sample are arrays ``(channels, *space[, time])``.
+
+    Problems with a closed-form solution set ``has_exact = True`` and implement
+    :meth:`exact` (and usually :meth:`forcing`) on coordinates that are NumPy arrays or torch
+    tensors. ``domain`` lists ``(low, high)`` per spatial dimension.
     """
 
     name: ClassVar[str]
     solver: ClassVar[str]
     min_resolution: ClassVar[int] = 3
+    has_exact: ClassVar[bool] = False
+    dim: int = 2
+    periodic: bool = False
+
+    @property
+    def domain(self) -> list[tuple[float, float]]:
+        return [(0.0, 1.0)] * self.dim
+
+    def exact(self, *coords: Any) -> Any:
+        """Closed-form solution at points given as one array per coordinate (NumPy or torch)."""
+        raise AttributeError(f"problem {self.name!r} has no closed-form solution")
+
+    def forcing(self, *coords: Any) -> Any:
+        """Right-hand side at points given as one array per coordinate (NumPy or torch)."""
+        raise AttributeError(f"problem {self.name!r} has no closed-form forcing")
 
     @property
     @abstractmethod
