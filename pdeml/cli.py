@@ -1,4 +1,4 @@
-"""The ``pdeml`` command line: quickstart, generate, train, evaluate, list, bench."""
+"""The ``pdeml`` command line: quickstart, generate, merge, export, train, evaluate, list, bench."""
 
 from __future__ import annotations
 
@@ -93,14 +93,70 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pdeml.data import generate
+    from pdeml.data import generate, generate_shard, merge_shards, parse_shard
 
-    params = {k: _parse_value(v) for k, v in (p.split("=", 1) for p in args.param)}
+    params = {k: _parse_value(v) for k, v in (_split_param(p) for p in args.param)}
+    progress = False if args.quiet else None
     start = time.perf_counter()
-    path = generate(args.problem, args.n, args.res, args.out, seed=args.seed, workers=args.workers,
-                    params=params, progress=not args.quiet and None)
+    common = dict(seed=args.seed, workers=args.workers, params=params, progress=progress)
+    if args.shard:
+        i, n = parse_shard(args.shard)
+        path, skipped = generate_shard(args.problem, args.n, args.res, args.out, i, n, **common)
+        print(f"shard {i}/{n}: {path} {'already complete, kept' if skipped else 'written'}")
+        return 0
+    if args.shards:
+        for i in range(args.shards):
+            path, skipped = generate_shard(args.problem, args.n, args.res, args.out, i, args.shards, **common)
+            print(f"shard {i}/{args.shards}: {path.name} {'already complete, kept' if skipped else 'written'}")
+        path = merge_shards(args.out, args.shards)
+    else:
+        path = generate(args.problem, args.n, args.res, args.out, **common)
     print(f"wrote {args.n} samples of {args.problem} at {args.res} to {path} in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ValueError(f"--param expects KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key, value
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from pdeml.data import merge_shards
+
+    path = merge_shards(args.out, args.shards)
+    print(f"merged into {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pdeml.data import load_dataset, write_grid_fields
+    from pdeml.data.mesh import sample_coordinates
+
+    data = load_dataset(args.file)
+    if not -len(data) <= args.index < len(data):
+        raise ValueError(f"--index {args.index} is outside the data set's {len(data)} samples")
+    x, y = data.x[args.index].numpy(), data.y[args.index].numpy()
+    n_space = _spatial_axes(data)
+    coords = sample_coordinates(data.meta, list(y.shape[1:1 + n_space]))
+    fields = {"x": x, "y": y}
+    if args.run:
+        from pdeml.models.workflow import load_run, predict
+
+        model = load_run(args.run, device=args.device)
+        pred = predict(model, data.x[args.index:args.index + 1] if args.index >= 0 else data.x[[args.index]])[0]
+        fields.update(prediction=pred.numpy(), error=pred.numpy() - y)
+    times = data.meta.get("times")
+    path = write_grid_fields(args.out, coords, fields, times=times)
+    print(f"wrote sample {args.index} of {args.file} ({', '.join(fields)}) to {path}")
+    return 0
+
+
+def _spatial_axes(data) -> int:
+    """Spatial axes of a data set: the file's ``spatial_dims``, else those of the inputs (which
+    carry no time axis in every external format pdeml reads)."""
+    return int(data.meta.get("spatial_dims", data.x.ndim - 2))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -192,8 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output HDF5 file")
     p.add_argument("--workers", type=int, default=1, help="processes (the file does not depend on it)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="problem parameter")
+    p.add_argument("--shard", metavar="I/N", help="write only shard I of N to OUT's part file (array jobs)")
+    p.add_argument("--shards", type=int, help="generate in N shards here, skipping finished ones, then merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("merge", help="join the part files written by generate --shard into one data set")
+    p.add_argument("out", help="the data set file named in generate --out")
+    p.add_argument("--shards", type=int, help="number of shards (default: from the part files' names)")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("export", help="write one sample (and a model's prediction) as a VTU or XDMF mesh")
+    p.add_argument("file", help="data set file")
+    p.add_argument("--index", type=int, default=0, help="sample index (negative counts from the end)")
+    p.add_argument("--out", required=True, help="OUT.vtu or OUT.xdmf")
+    p.add_argument("--run", help="run directory: add the model's prediction and its error")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model from a TOML config and/or flags; writes a run directory")
     p.add_argument("--config", help="TOML file with [data], [model], [train] sections and 'loss'")
@@ -246,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UnknownNameError, DataError, CheckpointError, FileNotFoundError, ValueError, TypeError) as err:
+    except (UnknownNameError, DataError, CheckpointError, FileNotFoundError, ValueError, TypeError,
+            FloatingPointError) as err:
         print(f"pdeml: error: {err}", file=sys.stderr)
         return 2
 

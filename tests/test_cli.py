@@ -50,6 +50,17 @@ progress = false
     assert ev["rel_l2"] == pytest.approx(metrics["rel_l2"], rel=1e-5)  # the same 8 test samples
     assert (run / "evaluate" / "panels.png").stat().st_size > 10_000
 
+    import meshio
+    import numpy as np
+
+    vtu = tmp_path / "pred.vtu"
+    assert main(["export", str(darcy_file), "--index", "-1", "--run", str(run), "--out", str(vtu),
+                 "--device", "cpu"]) == 0
+    mesh = meshio.read(vtu)
+    assert np.allclose(mesh.point_data["error"], mesh.point_data["prediction"] - mesh.point_data["y"], atol=1e-6)
+    rel = np.linalg.norm(mesh.point_data["error"]) / np.linalg.norm(mesh.point_data["y"])
+    assert 0 < rel < 1
+
     assert main(["evaluate", str(tmp_path / "nope"), "--data", str(darcy_file)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["train", "--data", str(darcy_file), "--model", "mystery", "--out", str(tmp_path / "r2")]) == 2

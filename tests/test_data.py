@@ -184,3 +184,108 @@ def test_external_neuraloperator_files_when_present():
     ds = load_dataset(root / "darcy_test_16.pt")
     assert ds.x.shape == (50, 1, 16, 16)
     assert set(torch.unique(ds.x).tolist()) <= {0.0, 1.0}
+
+
+def test_sharded_generation_merges_to_the_same_bytes_and_skips_finished_shards(tmp_path):
+    from pdeml.data import generate, generate_shard, merge_shards
+    from pdeml.data.generate import shard_path
+
+    direct = generate("darcy", 11, 10, tmp_path / "direct.h5", seed=2, progress=False)
+    out = tmp_path / "sharded.h5"
+    for i in range(3):
+        assert main(["generate", "darcy", "--n", "11", "--res", "10", "--seed", "2", "--out", str(out),
+                     "--shard", f"{i}/3", "--quiet"]) == 0
+    assert main(["merge", str(out)]) == 0
+    assert sha(out) == sha(direct)
+    # a re-run keeps complete parts and regenerates a damaged one
+    part1 = shard_path(out, 1, 3)
+    mtime = part1.stat().st_mtime_ns
+    assert generate_shard("darcy", 11, 10, out, 1, 3, seed=2, progress=False)[1] is True
+    assert part1.stat().st_mtime_ns == mtime
+    part1.write_bytes(part1.read_bytes()[:100])
+    assert generate_shard("darcy", 11, 10, out, 1, 3, seed=2, progress=False)[1] is False
+    assert sha(merge_shards(out, 3)) == sha(direct)
+    # other shard counts and --shards give the same file too
+    assert main(["generate", "darcy", "--n", "11", "--res", "10", "--seed", "2", "--out", str(tmp_path / "s4.h5"),
+                 "--shards", "4", "--workers", "2", "--quiet"]) == 0
+    assert sha(tmp_path / "s4.h5") == sha(direct)
+
+
+def test_merge_reports_missing_and_mismatched_shards(tmp_path):
+    from pdeml.data import generate_shard, merge_shards
+
+    out = tmp_path / "d.h5"
+    generate_shard("darcy", 6, 8, out, 0, 2, seed=0, progress=False)
+    with pytest.raises(DataError, match=r"shards \[1\] of 2 are missing"):
+        merge_shards(out, 2)
+    generate_shard("darcy", 6, 8, out, 1, 2, seed=1, progress=False)  # another seed
+    with pytest.raises(DataError, match="other arguments"):
+        merge_shards(out, 2)
+    from pdeml.data import parse_shard
+
+    with pytest.raises(ValueError, match="i/n"):
+        parse_shard("2")
+    with pytest.raises(ValueError, match="out of range"):
+        parse_shard("3/3")
+    assert main(["generate", "darcy", "--n", "6", "--res", "8", "--out", str(out), "--shard", "2"]) == 2
+
+
+def test_blow_up_names_the_sample(tmp_path, monkeypatch):
+    from pdeml.data import generate
+    from pdeml.problems.darcy import Darcy
+
+    original = Darcy.solve_sample
+
+    def broken(self, rng, resolution):
+        x, y = original(self, rng, resolution)
+        if rng.random() < 2:  # every sample: the solve "blows up"
+            y = y * np.nan
+        return x, y
+
+    monkeypatch.setattr(Darcy, "solve_sample", broken)
+    with pytest.raises(FloatingPointError, match=r"darcy sample 0 \(seed 0\): the solution contains NaN"):
+        generate("darcy", 4, 8, tmp_path / "x.h5", progress=False)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_export_vtu_and_xdmf_round_trip_and_read_mesh(tmp_path, darcy_file):
+    import meshio
+
+    from pdeml.data import read_mesh
+
+    ds = load_dataset(darcy_file)
+    for suffix in ("vtu", "xdmf"):
+        out = tmp_path / f"s.{suffix}"
+        assert main(["export", str(darcy_file), "--index", "3", "--out", str(out)]) == 0
+        mesh = meshio.read(out)
+        assert mesh.points.shape == (16 * 16, 3) and mesh.cells[0].type == "quad" and len(mesh.cells[0].data) == 15 * 15
+        # point (i, j) of the grid sits at (i/15, j/15) and carries y[i, j]
+        k = 5 * 16 + 9
+        assert np.allclose(mesh.points[k, :2], [5 / 15, 9 / 15])
+        assert np.allclose(mesh.point_data["y"][k], ds.y[3, 0, 5, 9].item())
+        assert np.allclose(mesh.point_data["x"], ds.x[3, 0].numpy().ravel())
+    back = read_mesh(tmp_path / "s.vtu")
+    assert back.dim == 2 and back.points.shape == (256, 2) and back.cells["quad"].shape == (225, 4)
+    # a Gmsh file with 3D points
+    pts = np.random.default_rng(0).random((10, 3))
+    meshio.write(tmp_path / "p.msh", meshio.Mesh(pts, [("vertex", np.arange(10)[:, None])]), file_format="gmsh22")
+    assert read_mesh(tmp_path / "p.msh").dim == 3
+    assert main(["export", str(darcy_file), "--out", str(tmp_path / "s.obj")]) == 2
+    assert main(["export", str(darcy_file), "--index", "48", "--out", str(tmp_path / "s.vtu")]) == 2
+
+
+def test_export_time_series_and_3d(tmp_path):
+    import meshio
+
+    from pdeml.data import write_grid_fields
+
+    c = [np.linspace(0, 1, 4)] * 3
+    u = np.random.default_rng(0).random((1, 4, 4, 4, 3))
+    write_grid_fields(tmp_path / "t.xdmf", c, {"u": u}, times=[0.0, 0.5, 1.0])
+    with meshio.xdmf.TimeSeriesReader(tmp_path / "t.xdmf") as reader:
+        points, cells = reader.read_points_cells()
+        assert cells[0].type == "hexahedron" and len(cells[0].data) == 27
+        t, point_data, _ = reader.read_data(2)
+        assert t == 1.0 and np.allclose(point_data["u"], u[0, ..., 2].ravel())
+    write_grid_fields(tmp_path / "t.vtu", c, {"u": u})
+    assert np.allclose(meshio.read(tmp_path / "t.vtu").point_data["u_t001"], u[0, ..., 1].ravel())

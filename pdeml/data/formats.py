@@ -85,6 +85,13 @@ def _read_array(fh: h5py.File, key: str, path: Path) -> np.ndarray:
         raise DataError(f"cannot read {key!r} from {path} ({err}); the file may be truncated or corrupt") from err
 
 
+def read_pdeml_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """The attributes of a pdeml HDF5 file, without reading its arrays."""
+    path = Path(path)
+    with _open_h5(path) as fh:
+        return {k: _decode_attr(v) for k, v in fh.attrs.items()}
+
+
 def read_pdeml_hdf5(path: str | os.PathLike) -> DeviceDataset:
     path = Path(path)
     with _open_h5(path) as fh:

@@ -52,6 +52,13 @@ class Problem(ABC):
     def domain(self) -> list[tuple[float, float]]:
         return [(0.0, 1.0)] * self.dim
 
+    def coordinates(self, shape: list[int]) -> list[np.ndarray]:
+        """1D node coordinates per spatial axis for a grid of ``shape`` points: both ends of
+        ``domain`` included, or the right end left out when the problem is periodic."""
+        if len(shape) != len(self.domain):
+            raise ValueError(f"problem {self.name!r} has {len(self.domain)} spatial dimensions, got grid {shape}")
+        return [np.linspace(lo, hi, n, endpoint=not self.periodic) for (lo, hi), n in zip(self.domain, shape)]
+
     def exact(self, *coords: Any) -> Any:
         """Closed-form solution at points given as one array per coordinate (NumPy or torch)."""
         raise AttributeError(f"problem {self.name!r} has no closed-form solution")
