@@ -12,6 +12,7 @@ from pdeml.registry import Registry
 
 MODELS: Registry = Registry("model")
 MODELS.register("fno", doc="Fourier neural operator of the neuraloperator package (baseline)")(build_fno)
+# -- operators --
 
 
 def build(name: str, **config: Any) -> nn.Module:
