@@ -26,10 +26,23 @@ def _sample(problem, index: int, seed: int, resolution: int) -> tuple[np.ndarray
     return x, y
 
 
+def _one_blas_thread():
+    """One BLAS thread per solve: a reference solve works on small vectors, where threads cost
+    more than they give, and parallelism comes from the worker processes instead."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only a speed matter
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _solve_chunk(args: tuple[str, dict, int, int, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
     name, params, seed, resolution, indices = args
     problem = problems.get(name, **params)
-    pairs = [_sample(problem, i, seed, resolution) for i in indices]
+    with _one_blas_thread():
+        pairs = [_sample(problem, i, seed, resolution) for i in indices]
     return indices, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
@@ -48,7 +61,8 @@ def generate_arrays(problem: str, n: int, resolution: int, seed: int = 0, worker
         raise ValueError(f"number of samples must be >= 1, got {n}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    x0, y0 = _sample(prob, start, seed, resolution)
+    with _one_blas_thread():
+        x0, y0 = _sample(prob, start, seed, resolution)
     xs = np.empty((n, *x0.shape), dtype=x0.dtype)
     ys = np.empty((n, *y0.shape), dtype=y0.dtype)
     xs[0], ys[0] = x0, y0
