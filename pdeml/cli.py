@@ -132,7 +132,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pdeml.data import load_dataset, write_grid_fields
-    from pdeml.data.mesh import sample_coordinates
+    from pdeml.data.mesh import sample_coordinates, sample_times
 
     data = load_dataset(args.file)
     if not -len(data) <= args.index < len(data):
@@ -147,7 +147,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         model = load_run(args.run, device=args.device)
         pred = predict(model, data.x[args.index:args.index + 1] if args.index >= 0 else data.x[[args.index]])[0]
         fields.update(prediction=pred.numpy(), error=pred.numpy() - y)
-    times = data.meta.get("times")
+    times = sample_times(data.meta, y.shape[-1]) if y.ndim > 1 + n_space else None
     path = write_grid_fields(args.out, coords, fields, times=times)
     print(f"wrote sample {args.index} of {args.file} ({', '.join(fields)}) to {path}")
     return 0

@@ -271,6 +271,8 @@ def test_export_vtu_and_xdmf_round_trip_and_read_mesh(tmp_path, darcy_file):
     meshio.write(tmp_path / "p.msh", meshio.Mesh(pts, [("vertex", np.arange(10)[:, None])]), file_format="gmsh22")
     assert read_mesh(tmp_path / "p.msh").dim == 3
     assert main(["export", str(darcy_file), "--out", str(tmp_path / "s.obj")]) == 2
+    clash = darcy_file.with_suffix(".xdmf")  # its companion .h5 would be the data set itself
+    assert main(["export", str(darcy_file), "--out", str(clash)]) == 2 and load_dataset(darcy_file).x.shape[0] == 48
     assert main(["export", str(darcy_file), "--index", "48", "--out", str(tmp_path / "s.vtu")]) == 2
 
 

@@ -77,6 +77,10 @@ def write_grid_fields(path: str | os.PathLike, coords: Sequence[np.ndarray],
     suffix = path.suffix.lower()
     if suffix not in (".vtu", ".xdmf"):
         raise ValueError(f"export writes .vtu or .xdmf files, got {path.name!r}")
+    companion = path.with_suffix(".h5")
+    if suffix == ".xdmf" and companion.exists() and _is_dataset(companion):
+        raise ValueError(f"writing {path.name} would overwrite {companion}, a data set (XDMF keeps its arrays "
+                         f"in a .h5 file of the same stem): choose another output name")
     points, cells = grid_mesh(coords)
     static: dict[str, np.ndarray] = {}
     series: dict[int, dict[str, np.ndarray]] = {}
@@ -114,19 +118,47 @@ def write_grid_fields(path: str | os.PathLike, coords: Sequence[np.ndarray],
     return path
 
 
-def sample_coordinates(meta: dict, space_shape: Sequence[int]) -> list[np.ndarray]:
-    """Node coordinates of a data set's grid: from its problem's ``coordinates`` when the file
-    names a registered problem, else the unit box with both ends included."""
+def _is_dataset(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            return "x" in fh and "y" in fh
+    except OSError:
+        return False
+
+
+def problem_of(meta: dict):
+    """The registered problem a data file was generated from, or None (external data)."""
     from pdeml import problems
 
     name = meta.get("problem")
-    if name in problems.PROBLEMS:
+    if name not in problems.PROBLEMS:
+        return None
+    try:
+        return problems.get(name, **(meta.get("params") or {}))
+    except (TypeError, ValueError):
+        return None
+
+
+def sample_coordinates(meta: dict, space_shape: Sequence[int]) -> list[np.ndarray]:
+    """Node coordinates of a data set's grid: from its problem's ``coordinates`` when the file
+    names a registered problem, else the unit box with both ends included."""
+    prob = problem_of(meta)
+    if prob is not None:
         try:
-            prob = problems.get(name, **(meta.get("params") or {}))
             return prob.coordinates(list(space_shape))
-        except (TypeError, ValueError):
+        except ValueError:
             pass
     return [np.linspace(0.0, 1.0, n) for n in space_shape]
+
+
+def sample_times(meta: dict, n_times: int) -> list[float] | None:
+    """Times of a trajectory's frames when the file's problem records them (``record_times``)."""
+    times = getattr(problem_of(meta), "record_times", None)
+    if times is not None and len(times) >= n_times:
+        return [float(t) for t in list(times)[-n_times:]]
+    return None
 
 
 @dataclass

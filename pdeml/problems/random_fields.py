@@ -18,3 +18,31 @@ def grf_neumann(rng: np.random.Generator, s: int, alpha: float = 2.0, tau: float
     coef = s * sqrt_eig * rng.standard_normal((s, s))
     coef[0, 0] = 0.0
     return idctn(coef, type=2, norm="ortho")
+
+
+def grf_periodic(rng: np.random.Generator, s: int, alpha: float = 2.5, tau: float = 7.0, dim: int = 2,
+                 sigma: float | None = None) -> np.ndarray:
+    """Zero-mean Gaussian random field on the ``s``-point periodic grid of the unit torus
+    ``[0, 1)^dim`` (nodes ``i / s``) with covariance ``sigma^2 (-Lap + tau^2 I)^(-alpha)``.
+
+    Each Fourier mode ``k`` (integer vector) has variance ``sigma^2 (4 pi^2 |k|^2 + tau^2)^(-alpha)``;
+    the mean mode is zero. ``sigma`` defaults to ``tau^(alpha - dim / 2)``, the FNO choice
+    (``alpha = 2.5, tau = 7`` in 2D is the FNO Navier–Stokes initial vorticity). Returns float64
+    of shape ``(s,) * dim``, drawn from ``rng`` only (filtered real white noise, so the field is
+    real with the exact Hermitian symmetry).
+    """
+    if dim < 1 or s < 2:
+        raise ValueError(f"grf_periodic needs dim >= 1 and s >= 2, got dim={dim}, s={s}")
+    if sigma is None:
+        sigma = tau ** (0.5 * (2.0 * alpha - dim))
+    full = np.fft.fftfreq(s, d=1.0 / s)
+    half = np.fft.rfftfreq(s, d=1.0 / s)
+    k2 = half**2
+    for _ in range(dim - 1):
+        k2 = full.reshape(-1, *([1] * k2.ndim)) ** 2 + k2
+    sqrt_eig = sigma * (4.0 * np.pi**2 * k2 + tau**2) ** (-alpha / 2.0)
+    sqrt_eig.flat[0] = 0.0
+    # white noise has E|fft|^2 = s^dim per mode; the inverse FFT divides by s^dim, so scale by
+    # s^(dim/2) to give every mode of the field the variance sigma^2 lambda_k^(-alpha)
+    noise_hat = np.fft.rfftn(rng.standard_normal((s,) * dim))
+    return np.fft.irfftn(s ** (dim / 2.0) * sqrt_eig * noise_hat, s=(s,) * dim)
