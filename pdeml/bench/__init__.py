@@ -16,6 +16,8 @@ from pdeml.registry import Registry
 BENCHMARKS: Registry = Registry("benchmark")
 BENCHMARKS.register_lazy("trainer", "pdeml.bench.trainer",
                          "pdeml's training loop against neuraloperator's Trainer (same FNO, data)")
+BENCHMARKS.register_lazy("operators", "pdeml.bench.operators",
+                         "MgNO, LSM and FNO at equal budget on Darcy and Navier-Stokes (rollout)")
 BENCHMARKS.register_lazy("solvers", "pdeml.bench.solvers",
                          "reference-solver throughput (Darcy FD, Navier-Stokes IMEX) and cost exponents")
 

@@ -73,7 +73,8 @@ def generate_arrays(problem: str, n: int, resolution: int, seed: int = 0, worker
         if workers == 1:
             _collect(map(_solve_chunk, jobs), xs, ys, bar, start)
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                                     initializer=_worker_init) as pool:
                 _collect(pool.map(_solve_chunk, jobs), xs, ys, bar, start)
     return xs, ys
 
@@ -83,6 +84,15 @@ def _collect(results, xs: np.ndarray, ys: np.ndarray, bar, start: int) -> None:
         xs[idx[0] - start: idx[-1] + 1 - start] = xb
         ys[idx[0] - start: idx[-1] + 1 - start] = yb
         bar.update(len(idx))
+
+
+def _worker_init() -> None:
+    """One torch thread per worker: the workers are the parallelism, and an OpenMP pool inherited
+    through fork must not be entered again (it can hang)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _mp_context():

@@ -13,6 +13,10 @@ from pdeml.registry import Registry
 MODELS: Registry = Registry("model")
 MODELS.register("fno", doc="Fourier neural operator of the neuraloperator package (baseline)")(build_fno)
 # -- operators --
+MODELS.register_lazy("mgno", "pdeml.models.mgno:build_mgno",
+                     "multigrid neural operator (He, Liu, Xu, ICLR 2024); preset='darcy' for the paper's model")
+MODELS.register_lazy("lsm", "pdeml.models.lsm:build_lsm",
+                     "latent spectral model (Wu et al., ICML 2023); preset='darcy' for the authors' settings")
 
 
 def build(name: str, **config: Any) -> nn.Module:

@@ -30,13 +30,13 @@ class Darcy(Problem):
             raise ValueError(f"coefficient values must be positive, got a_plus={a_plus}, a_minus={a_minus}")
         self.alpha, self.tau = float(alpha), float(tau)
         self.a_plus, self.a_minus = float(a_plus), float(a_minus)
-        self.forcing = float(forcing)
+        self.f_value = float(forcing)
         self.method = method
 
     @property
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "tau": self.tau, "a_plus": self.a_plus, "a_minus": self.a_minus,
-                "forcing": self.forcing, "method": self.method}
+                "forcing": self.f_value, "method": self.method}
 
     @staticmethod
     def grid(resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +50,11 @@ class Darcy(Problem):
 
     def solve(self, a: np.ndarray, f: np.ndarray | float | None = None) -> np.ndarray:
         """Reference solution for a user-given coefficient ``a`` and forcing ``f`` (default: the problem's)."""
-        return solve_darcy(a, self.forcing if f is None else f, method=self.method)
+        return solve_darcy(a, self.f_value if f is None else f, method=self.method)
+
+    def forcing(self, *coords):
+        """The constant right-hand side ``f`` at the given points (NumPy or torch)."""
+        return coords[0] * 0 + self.f_value
 
     def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
         a = self.sample_coefficient(rng, resolution)

@@ -80,6 +80,12 @@ class PressureSystem(Problem):
                 "length_scale": self.length_scale, "largest_component": self.largest_component,
                 "method": self.method}
 
+    def coordinates(self, shape: list[int]) -> list[np.ndarray]:
+        """Cell centres ``(i + 1/2) / N`` on the unit box (the unknowns are cell-centred)."""
+        if len(shape) != self.dim:
+            raise ValueError(f"pressure systems here are {self.dim}D, got grid {shape}")
+        return [(np.arange(n) + 0.5) / n for n in shape]
+
     def sample_mask(self, rng: np.random.Generator, resolution: int) -> np.ndarray:
         """A fluid mask (bool ``(N,)*dim``) drawn with ``rng``."""
         mask = random_mask(rng, (resolution,) * self.dim, self.obstacles, self.n_obstacles, self.solid_fraction)

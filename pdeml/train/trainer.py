@@ -152,6 +152,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best_value: float | None = None
         self.best_epoch: int | None = None
+        self._best_state: dict[str, torch.Tensor] | None = None
 
     # -- set-up helpers -------------------------------------------------------------------
     def _prepare_source(self, source: Iterable, shard: bool) -> Iterable:
@@ -353,12 +354,17 @@ class Trainer:
             return
         if self.best_value is None or value < self.best_value:
             self.best_value, self.best_epoch = float(value), self.epoch
+            if self.run_dir is None:  # no files: keep the best weights in memory for load_best()
+                self._best_state = {k: v.detach().clone() for k, v in model_state(self.model).items()}
             self._save_model("best.pt", epoch=self.epoch, monitor=self.monitor, value=float(value))
 
     def load_best(self) -> nn.Module:
         """Load the weights of the best epoch (by ``monitor``) into the model and return it."""
+        if self.run_dir is None and self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+            return self.model
         if self.run_dir is None or not (self.run_dir / "best.pt").exists():
-            raise CheckpointError("no best.pt: train with a run_dir and a monitored metric first")
+            raise CheckpointError("no best weights yet: train first (with a validation source or monitor)")
         state = load_checkpoint(self.run_dir / "best.pt", map_location=self.device)
         load_model_state(self.model, state["model"], saved_config=state.get("model_config"),
                          expected_config=self.model_config, source=str(self.run_dir / "best.pt"))

@@ -1,0 +1,301 @@
+"""High-frequency and multiscale manufactured problems of GP-HM (Fang et al., ICLR 2024).
+
+"Solving High Frequency and Multi-Scale PDEs with Gaussian Processes" tests its solver on
+these closed-form solutions; pdeml gives each one with its exact solution and forcing (NumPy or
+torch, so a PINN can differentiate them), a PINN residual by autograd, and a grid reference:
+
+==========================  =====================================  ==================  ==============================
+name                        equation                               domain              exact u
+==========================  =====================================  ==================  ==============================
+``poisson1d_sin100``        ``-u_xx = f``                          ``[0, 2 pi]``       ``sin(100 x)``
+``poisson1d_sin6cos100``    ``-u_xx = f``                          ``[0, 2 pi]``       ``sin(6 x) cos(100 x)``
+``poisson1d_multiscale``    ``-u_xx = f``                          ``[0, 2 pi]``       ``sin x + 0.1 sin 20x + 0.05 sin 100x``
+``poisson2d_sin100``        ``-Lap u = f``                         ``[0, 2 pi]^2``     ``sin(100 x) sin(100 y)``
+``allen_cahn1d_sin100``     ``u_xx + u (u^2 - 1) = f``             ``[0, 2 pi]``       ``sin(100 x)``
+``allen_cahn2d``            ``Lap u + u (u^2 - 1) = f``            ``[0, 1]^2``        ``g(x) g(y)``, ``g = sin t + 0.1 sin 20t + cos 100t``
+``advection_sin200``        ``200 u_x + u_y = 0``                  ``[0, 2 pi] x [0, 1]``  ``sin(x - 200 y)``
+==========================  =====================================  ==================  ==============================
+
+All elliptic ones take Dirichlet data from the exact solution at both ends of every axis. The
+frequencies are parameters (``freq``, ``beta``), so cheaper variants exist for quick checks.
+``sample`` returns x = the forcing on the node grid (1, *space) and y = the reference solution
+(1, *space), float32; the problems are deterministic (``rng`` is unused). The grid has
+``resolution`` nodes per axis including both ends.
+
+References: elliptic FD (:func:`~pdeml.solvers.elliptic.solve_elliptic`, the fast sine
+transform for the constant-coefficient 2D case), Newton on the FD system for Allen–Cahn
+(:func:`~pdeml.solvers.elliptic.solve_semilinear`), exact Fourier transport of the inflow data
+for advection (see :class:`AdvectionSin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pdeml.problems.base import Problem, xp_of
+from pdeml.problems.peaks import _check_points, _values, autograd_gradient, autograd_laplacian
+from pdeml.solvers.elliptic import grid_coordinates, solve_elliptic, solve_semilinear
+
+TWO_PI = 2.0 * np.pi
+
+
+class ManufacturedProblem(Problem):
+    """A deterministic problem with a closed-form solution and a grid reference solve."""
+
+    has_exact = True
+    min_resolution = 5
+    _domain: tuple[tuple[float, float], ...] = ((0.0, TWO_PI),)
+
+    @property
+    def domain(self) -> list[tuple[float, float]]:
+        return list(self._domain)
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return len(self._domain)
+
+    def grid(self, resolution: int) -> list[np.ndarray]:
+        """Node coordinates, ``resolution`` per axis with both ends: ``dim`` arrays."""
+        return grid_coordinates((resolution,) * self.dim, "dirichlet", self.domain)
+
+    def residual(self, u_fn: Callable, points):
+        """PDE residual ``L[u_fn] - f`` (n,) at torch ``points`` (n, dim) requiring grad."""
+        _check_points(points, self.dim)
+        return self.operator(u_fn, points) - self.forcing(*[points[:, i] for i in range(self.dim)])
+
+    def operator(self, u_fn: Callable, points):
+        """``L[u_fn]`` at ``points`` by autograd; the Poisson default is ``-Lap u``."""
+        _check_points(points, self.dim)
+        return -autograd_laplacian(_values(u_fn, points), points)
+
+    def reference(self, resolution: int) -> np.ndarray:
+        """Grid reference solution (``(resolution,) * dim``, float64)."""
+        coords = self.grid(resolution)
+        lengths = [hi - lo for lo, hi in self.domain]
+        return solve_elliptic(1.0, self.forcing(*coords), bc="dirichlet", lengths=lengths,
+                              boundary=self.exact(*coords), method="dst")
+
+    def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        coords = self.grid(resolution)
+        f = np.broadcast_to(self.forcing(*coords), coords[0].shape)
+        return f[None].astype(np.float32), self.reference(resolution)[None].astype(np.float32)
+
+
+class Poisson1DSin(ManufacturedProblem):
+    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = sin(freq x)`` (GP-HM; default ``freq = 100``), ``f = freq^2 u``."""
+
+    name = "poisson1d_sin100"
+    solver = "scipy-fd2-dst"
+
+    def __init__(self, freq: float = 100.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def exact(self, x):
+        return xp_of(x).sin(self.freq * x)
+
+    def forcing(self, x):
+        return self.freq**2 * self.exact(x)
+
+
+class Poisson1DSinCos(ManufacturedProblem):
+    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = sin(a x) cos(b x)`` (GP-HM; defaults a = 6, b = 100).
+
+    ``f = (a^2 + b^2) sin(ax) cos(bx) + 2 a b cos(ax) sin(bx)``.
+    """
+
+    name = "poisson1d_sin6cos100"
+    solver = "scipy-fd2-dst"
+
+    def __init__(self, a: float = 6.0, b: float = 100.0):
+        self.a, self.b = float(a), float(b)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b}
+
+    def exact(self, x):
+        xp = xp_of(x)
+        return xp.sin(self.a * x) * xp.cos(self.b * x)
+
+    def forcing(self, x):
+        xp = xp_of(x)
+        a, b = self.a, self.b
+        return (a**2 + b**2) * xp.sin(a * x) * xp.cos(b * x) + 2 * a * b * xp.cos(a * x) * xp.sin(b * x)
+
+
+class Poisson1DMultiscale(ManufacturedProblem):
+    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = sin x + 0.1 sin 20x + 0.05 sin 100x`` (GP-HM multiscale).
+
+    ``f = sin x + 40 sin 20x + 500 sin 100x``. (GP-HM's own script writes ``0.05 cos 100x`` in one
+    variant; pdeml uses the sine so that all three scales vanish at both ends.)
+    """
+
+    name = "poisson1d_multiscale"
+    solver = "scipy-fd2-dst"
+    terms = ((1.0, 1.0), (0.1, 20.0), (0.05, 100.0))  # (amplitude, frequency)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"terms": [list(t) for t in self.terms]}
+
+    def exact(self, x):
+        xp = xp_of(x)
+        return sum(amp * xp.sin(k * x) for amp, k in self.terms)
+
+    def forcing(self, x):
+        xp = xp_of(x)
+        return sum(amp * k**2 * xp.sin(k * x) for amp, k in self.terms)
+
+
+class Poisson2DSin(ManufacturedProblem):
+    """``-Lap u = f`` on ``[0, 2 pi]^2``, ``u = sin(freq x) sin(freq y)`` (GP-HM; freq = 100).
+
+    ``f = 2 freq^2 u``. The reference is the 5-point FD solution computed by the fast sine
+    transform, so resolutions of several thousand per side are affordable.
+    """
+
+    name = "poisson2d_sin100"
+    solver = "scipy-fd2-dst"
+    _domain = ((0.0, TWO_PI), (0.0, TWO_PI))
+
+    def __init__(self, freq: float = 100.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return xp.sin(self.freq * x) * xp.sin(self.freq * y)
+
+    def forcing(self, x, y):
+        return 2 * self.freq**2 * self.exact(x, y)
+
+
+class _AllenCahn(ManufacturedProblem):
+    """``Lap u + u (u^2 - 1) = f``: as ``-Lap u + (u - u^3) = -f`` it is semilinear elliptic."""
+
+    solver = "scipy-fd2-newton"
+
+    def operator(self, u_fn: Callable, points):
+        """``Lap u + u (u^2 - 1)`` at ``points`` by autograd."""
+        _check_points(points, self.dim)
+        u = _values(u_fn, points)
+        return autograd_laplacian(u, points) + u * (u**2 - 1)
+
+    def reference(self, resolution: int, return_history: bool = False):
+        """Newton on the FD system (initial guess 0), to a residual at round-off level."""
+        coords = self.grid(resolution)
+        lengths = [hi - lo for lo, hi in self.domain]
+        return solve_semilinear(1.0, -self.forcing(*coords), lambda u: u - u**3,
+                                lambda u: 1.0 - 3.0 * u**2, bc="dirichlet", lengths=lengths,
+                                boundary=self.exact(*coords), return_history=return_history)
+
+
+class AllenCahn1D(_AllenCahn):
+    """``u_xx + u (u^2 - 1) = f`` on ``[0, 2 pi]``, ``u = sin(freq x)`` (GP-HM; freq = 100).
+
+    ``f = -freq^2 u + u^3 - u``.
+    """
+
+    name = "allen_cahn1d_sin100"
+
+    def __init__(self, freq: float = 100.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def exact(self, x):
+        return xp_of(x).sin(self.freq * x)
+
+    def forcing(self, x):
+        u = self.exact(x)
+        return -self.freq**2 * u + u**3 - u
+
+
+class AllenCahn2D(_AllenCahn):
+    """``u_xx + u_yy + u (u^2 - 1) = f`` on ``[0, 1]^2``, ``u = g(x) g(y)`` (GP-HM 2D Allen–Cahn).
+
+    ``g(t) = sin t + 0.1 sin(20 t) + cos(freq t)``, default ``freq = 100`` (16 periods across the
+    unit square); ``f = g''(x) g(y) + g(x) g''(y) + u^3 - u``.
+    """
+
+    name = "allen_cahn2d"
+    _domain = ((0.0, 1.0), (0.0, 1.0))
+
+    def __init__(self, freq: float = 100.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def _g(self, t):
+        xp = xp_of(t)
+        return xp.sin(t) + 0.1 * xp.sin(20 * t) + xp.cos(self.freq * t)
+
+    def _g2(self, t):
+        xp = xp_of(t)
+        return -xp.sin(t) - 40.0 * xp.sin(20 * t) - self.freq**2 * xp.cos(self.freq * t)
+
+    def exact(self, x, y):
+        return self._g(x) * self._g(y)
+
+    def forcing(self, x, y):
+        u = self.exact(x, y)
+        return self._g2(x) * self._g(y) + self._g(x) * self._g2(y) + u**3 - u
+
+
+class AdvectionSin(ManufacturedProblem):
+    """``beta u_x + u_y = 0`` on ``[0, 2 pi] x [0, 1]``, ``u = sin(x - beta y)``, beta = 200 (GP-HM).
+
+    The domain follows the GP-HM scripts (x in ``[0, 2 pi]``, y in ``[0, 1]``): 32 periods along y.
+    Reading y as time, the solution transports the inflow ``u(x, 0) = sin x`` along the
+    characteristics ``x - beta y = const``, and it is ``2 pi``-periodic in x. The reference
+    (``sample``) is that transport done exactly in Fourier space: ``u_hat_k(y) = u_hat_k(0)
+    exp(-i k beta y)`` from the inflow on the periodic x-nodes. It is not an independent
+    discretization: for band-limited inflow it equals the exact solution to round-off
+    (about 1e-13), it only checks the data path. x of a sample is the (zero) forcing.
+    """
+
+    name = "advection_sin200"
+    solver = "fourier-characteristics"
+    _domain = ((0.0, TWO_PI), (0.0, 1.0))
+
+    def __init__(self, beta: float = 200.0):
+        self.beta = float(beta)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"beta": self.beta}
+
+    def exact(self, x, y):
+        return xp_of(x).sin(x - self.beta * y)
+
+    def forcing(self, x, y):
+        return 0.0 * x * y
+
+    def operator(self, u_fn: Callable, points):
+        """``beta u_x + u_y`` at ``points`` by autograd."""
+        _check_points(points, self.dim)
+        g = autograd_gradient(_values(u_fn, points), points)
+        return self.beta * g[:, 0] + g[:, 1]
+
+    def reference(self, resolution: int) -> np.ndarray:
+        x, y = self.grid(resolution)
+        # the x-nodes include both ends of the period; the FFT uses all but the last
+        inflow = self.exact(x[:-1, 0], 0.0 * x[:-1, 0])
+        k = np.fft.fftfreq(resolution - 1, d=1.0 / (resolution - 1))
+        spectrum = np.fft.fft(inflow)[:, None] * np.exp(-1j * k[:, None] * self.beta * y[0][None, :])
+        u = np.fft.ifft(spectrum, axis=0).real
+        return np.concatenate([u, u[:1]], axis=0)

@@ -1,0 +1,266 @@
+"""Sharp-peak problems for adaptive PINN sampling (AAS: Tang, Zhai, Wan, Yang, ICLR 2024; DAS line of work).
+
+Every problem has a closed-form solution and forcing (NumPy arrays or torch tensors, via
+:func:`~pdeml.problems.base.xp_of`) and a ``residual(u_fn, points)`` that evaluates the PDE
+residual of a torch function with autograd, the loss term of a PINN. The 2D problems also
+sample a second-order finite-difference reference on a node grid.
+
+- ``peak2d``: ``-Lap u = f`` on ``[-1, 1]^2``, ``u = exp(-beta |x - (0.5, 0.5)|^2)``, beta = 1000.
+- ``two_peaks``: ``Lap u - div(u grad(x^2 + y^2)) = f`` on ``[-1, 1]^2``,
+  ``u = exp(-beta |x - (0.5, 0.5)|^2) + exp(-beta |x + (0.5, 0.5)|^2)``, beta = 1000.
+- ``gaussian_nd``: ``-Lap u = f`` on ``[-1, 1]^d``, ``u = exp(-beta |x|^2)``, beta = 10, d = 10.
+
+Dirichlet data on the boundary come from the exact solution in all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from pdeml.problems.base import Problem, xp_of
+from pdeml.solvers.elliptic import assemble_elliptic, grid_coordinates, solve_elliptic
+
+# --------------------------------------------------------------------------- autograd helpers
+
+
+def _values(u_fn: Callable, points):
+    u = u_fn(points)
+    if u.ndim == 2 and u.shape[1] == 1:
+        u = u[:, 0]
+    if u.ndim != 1 or u.shape[0] != points.shape[0]:
+        raise ValueError(f"u_fn must map points (n, d) to (n,) or (n, 1), got {tuple(u.shape)} "
+                         f"for points {tuple(points.shape)}")
+    return u
+
+
+def _check_points(points, dim: int | None):
+    import torch
+
+    if not isinstance(points, torch.Tensor):
+        raise TypeError(f"points must be a torch tensor (n, d), got {type(points).__name__}")
+    if points.ndim != 2 or (dim is not None and points.shape[1] != dim):
+        raise ValueError(f"points must have shape (n, {dim if dim is not None else 'd'}), got {tuple(points.shape)}")
+    if not points.requires_grad:
+        raise ValueError("points must require grad (points.requires_grad_(True)) to differentiate u")
+
+
+def autograd_gradient(u, points):
+    """``grad u`` (n, d) of values ``u`` (n,) computed from ``points`` (n, d), keeping the graph."""
+    import torch
+
+    (g,) = torch.autograd.grad(u.sum(), points, create_graph=True)
+    return g
+
+
+def autograd_laplacian(u, points, grad=None):
+    """``Lap u`` (n,) by one backward pass per dimension; the full Hessian is never formed."""
+    import torch
+
+    g = autograd_gradient(u, points) if grad is None else grad
+    lap = torch.zeros_like(u)
+    for i in range(points.shape[1]):
+        # row i of the Hessian is computed, only its diagonal entry is kept
+        (gi,) = torch.autograd.grad(g[:, i].sum(), points, create_graph=True)
+        lap = lap + gi[:, i]
+    return lap
+
+
+# --------------------------------------------------------------------------- problems
+
+
+class _PeakProblem(Problem):
+    has_exact = True
+    solver = "scipy-fd2-spsolve"
+    min_resolution = 5
+
+    @property
+    def domain(self) -> list[tuple[float, float]]:
+        return [(-1.0, 1.0)] * self.dim
+
+    def grid(self, resolution: int) -> list[np.ndarray]:
+        """Node coordinates (``resolution`` per axis, ends included), ``dim`` arrays."""
+        return grid_coordinates((resolution,) * self.dim, "dirichlet", self.domain)
+
+    def exact_on_points(self, points):
+        """The exact solution at ``points`` (n, d), NumPy or torch; returns (n,)."""
+        return self.exact(*[points[:, i] for i in range(points.shape[1])])
+
+    def residual(self, u_fn: Callable, points):
+        """PDE residual ``L[u_fn] - f`` (n,) at ``points`` (n, d) requiring grad (torch, autograd)."""
+        _check_points(points, self.dim)
+        return self.operator(u_fn, points) - self.forcing(*[points[:, i] for i in range(self.dim)])
+
+    def operator(self, u_fn: Callable, points):
+        """``L[u_fn]`` at ``points`` (n, d) by autograd (here ``-Lap u``)."""
+        _check_points(points, self.dim)
+        return -autograd_laplacian(_values(u_fn, points), points)
+
+    def _fd_solve(self, resolution: int) -> np.ndarray:
+        coords = self.grid(resolution)
+        lengths = [hi - lo for lo, hi in self.domain]
+        f = self.forcing(*coords)
+        return solve_elliptic(1.0, f, bc="dirichlet", lengths=lengths, boundary=self.exact(*coords),
+                              method="dst")
+
+    def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """x: forcing on the node grid (1, *space); y: FD reference solution (1, *space); float32.
+
+        The problem is deterministic: ``rng`` is not used.
+        """
+        if self.dim > 3:
+            raise ValueError(f"{self.name!r} has no grid reference in d = {self.dim} > 3 (a grid "
+                             "would have resolution^d nodes); use exact() at sample points instead")
+        coords = self.grid(resolution)
+        u = self._fd_solve(resolution)
+        return self.forcing(*coords)[None].astype(np.float32), u[None].astype(np.float32)
+
+
+class Peak2D(_PeakProblem):
+    """``-Lap u = f`` on ``[-1, 1]^2``, ``u = exp(-beta ((x - cx)^2 + (y - cy)^2))``, Dirichlet from ``u``.
+
+    Defaults ``beta = 1000``, center ``(0.5, 0.5)`` (AAS, Tang et al. ICLR 2024): a peak of
+    width about 0.03 in a domain of width 2. ``f = (4 beta - 4 beta^2 r^2) u``.
+    """
+
+    name = "peak2d"
+    dim = 2
+
+    def __init__(self, beta: float = 1000.0, center: tuple[float, float] = (0.5, 0.5)):
+        if beta <= 0:
+            raise ValueError(f"beta must be positive, got {beta}")
+        self.beta = float(beta)
+        self.center = (float(center[0]), float(center[1]))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"beta": self.beta, "center": list(self.center)}
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return xp.exp(-self.beta * ((x - self.center[0]) ** 2 + (y - self.center[1]) ** 2))
+
+    def forcing(self, x, y):
+        r2 = (x - self.center[0]) ** 2 + (y - self.center[1]) ** 2
+        return (4 * self.beta - 4 * self.beta**2 * r2) * self.exact(x, y)
+
+
+class TwoPeaks(_PeakProblem):
+    """``Lap u - div(u grad(x^2 + y^2)) = f`` on ``[-1, 1]^2`` with two Gaussian peaks.
+
+    ``u = exp(-beta |x - c|^2) + exp(-beta |x + c|^2)``, ``c = (0.5, 0.5)``, ``beta = 1000``;
+    Dirichlet from ``u``. With ``b = grad(x^2 + y^2) = 2 (x, y)``, ``div(u b) = b . grad u + 4 u``,
+    so ``f = sum_G (4 beta^2 |x - c_G|^2 - 4 beta + 4 beta x . (x - c_G) - 4) G``.
+    The FD reference uses central differences for ``b . grad u`` (cell Peclet number
+    ``|b| h / 2 < 1`` for any grid with h < 0.7, so no upwinding is needed).
+    """
+
+    name = "two_peaks"
+    dim = 2
+
+    def __init__(self, beta: float = 1000.0, center: tuple[float, float] = (0.5, 0.5)):
+        if beta <= 0:
+            raise ValueError(f"beta must be positive, got {beta}")
+        self.beta = float(beta)
+        self.center = (float(center[0]), float(center[1]))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"beta": self.beta, "center": list(self.center)}
+
+    def _centers(self):
+        cx, cy = self.center
+        return ((cx, cy), (-cx, -cy))
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return sum(xp.exp(-self.beta * ((x - cx) ** 2 + (y - cy) ** 2)) for cx, cy in self._centers())
+
+    def forcing(self, x, y):
+        xp = xp_of(x)
+        b = self.beta
+        total = 0.0
+        for cx, cy in self._centers():
+            dx, dy = x - cx, y - cy
+            g = xp.exp(-b * (dx**2 + dy**2))
+            total = total + (4 * b**2 * (dx**2 + dy**2) - 4 * b + 4 * b * (x * dx + y * dy) - 4) * g
+        return total
+
+    def operator(self, u_fn: Callable, points):
+        """``Lap u - div(u grad(x^2 + y^2)) = Lap u - 2 x . grad u - 4 u`` by autograd."""
+        _check_points(points, self.dim)
+        u = _values(u_fn, points)
+        g = autograd_gradient(u, points)
+        return autograd_laplacian(u, points, grad=g) - 2 * (points * g).sum(dim=1) - 4 * u
+
+    def _fd_solve(self, resolution: int) -> np.ndarray:
+        x, y = self.grid(resolution)
+        u_b = self.exact(x, y)
+        f = self.forcing(x, y)
+        # -Lap from the shared assembler (rows scaled by the control volume h^2)
+        system = assemble_elliptic(1.0, -f, bc="dirichlet", lengths=[2.0, 2.0], boundary=u_b)
+        h = system.spacing[0]
+        n = resolution
+        index = np.full((n, n), -1)
+        index[system.unknown] = np.arange(system.rhs.size)
+        # -Lap u + b . grad u + 4 u = -f, central differences for b . grad u
+        rows, cols, vals = [], [], []
+        rhs = system.rhs / h**2
+        inner = (slice(1, -1), slice(1, -1))
+        for axis, coord in ((0, x), (1, y)):
+            for step in (-1, 1):
+                nb = [slice(1, -1), slice(1, -1)]
+                nb[axis] = slice(1 + step, n - 1 + step)
+                nb = tuple(nb)
+                # coefficient of u at the neighbour: b_axis * (+-1) / (2h), b = 2 * coordinate
+                coef = (2 * coord[inner]) * step / (2 * h)
+                nb_index = index[nb]
+                known = nb_index < 0
+                rows.append(index[inner][~known])
+                cols.append(nb_index[~known])
+                vals.append(coef[~known])
+                rhs_grid = np.zeros((n - 2, n - 2))
+                rhs_grid[known] = coef[known] * u_b[nb][known]
+                rhs = rhs - rhs_grid.ravel()
+        conv = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=system.matrix.shape)
+        A = system.matrix / h**2 + conv + 4 * sp.identity(rhs.size)
+        return system.to_grid(spla.spsolve(A.tocsc(), rhs, permc_spec="MMD_AT_PLUS_A"))
+
+
+class GaussianND(_PeakProblem):
+    """``-Lap u = f`` on ``[-1, 1]^d``, ``u = exp(-beta |x|^2)``, Dirichlet from ``u``.
+
+    Defaults ``d = 10``, ``beta = 10`` (the high-dimensional AAS test);
+    ``f = (2 d beta - 4 beta^2 |x|^2) u``. A grid reference (``sample``) exists only for d <= 3.
+    """
+
+    name = "gaussian_nd"
+
+    def __init__(self, dim: int = 10, beta: float = 10.0):
+        if int(dim) != dim or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        if beta <= 0:
+            raise ValueError(f"beta must be positive, got {beta}")
+        self.dim = int(dim)
+        self.beta = float(beta)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"dim": self.dim, "beta": self.beta}
+
+    def _r2(self, coords):
+        if len(coords) != self.dim:
+            raise ValueError(f"{self.name} with dim={self.dim} needs {self.dim} coordinate arrays, got {len(coords)}")
+        return sum(c**2 for c in coords)
+
+    def exact(self, *coords):
+        xp = xp_of(coords[0])
+        return xp.exp(-self.beta * self._r2(coords))
+
+    def forcing(self, *coords):
+        return (2 * self.dim * self.beta - 4 * self.beta**2 * self._r2(coords)) * self.exact(*coords)
