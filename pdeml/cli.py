@@ -162,7 +162,14 @@ def _spatial_axes(data) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pdeml.train.config import read_toml
 
-    values: dict[str, Any] = read_toml(args.config) if args.config else {"model": {"name": "fno"}}
+    if args.config and args.preset:
+        raise ValueError("give --config or --preset, not both")
+    if args.preset:
+        from pdeml.models.presets import run_preset
+
+        values: dict[str, Any] = run_preset(args.preset)
+    else:
+        values = read_toml(args.config) if args.config else {"model": {"name": "fno"}}
     flags: dict[str, Any] = {"data": {}, "model": {}, "train": {}}
     if args.data:
         flags["data"]["path"] = args.data
@@ -268,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model from a TOML config and/or flags; writes a run directory")
     p.add_argument("--config", help="TOML file with [data], [model], [train] sections and 'loss'")
+    p.add_argument("--preset", help="a paper's recipe from pdeml.models.presets (e.g. mgno_darcy, lsm_darcy)")
     p.add_argument("--data", help="data set file (pdeml HDF5, FNO .mat, PDEBench HDF5, neuraloperator .pt)")
     p.add_argument("--problem", help="generate data for this problem instead of reading a file")
     p.add_argument("--res", type=int)

@@ -68,6 +68,17 @@ progress = false
     assert "known models: fno" in capsys.readouterr().err
 
 
+def test_train_from_a_paper_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    run = tmp_path / "mgno"
+    assert main(["train", "--preset", "mgno_darcy", "--res", "33", "--n-train", "8", "--n-val", "4", "--n-test", "4",
+                 "--epochs", "1", "--device", "cpu", "--set", "model.n_layers=1", "--out", str(run)]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["name"] == "mgno" and cfg["loss"] == "h1"
+    assert cfg["train"]["scheduler_interval"] == "epoch" and cfg["train"]["monitor"] == "val_rel_l2"
+    assert main(["train", "--preset", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
 def test_quickstart_short_run(tmp_path, monkeypatch, capsys):
     """The quickstart pipeline end to end with 2 epochs: real data, real training, a real figure."""
     monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))

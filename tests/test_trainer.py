@@ -131,3 +131,14 @@ def test_device_dataset_moves_once_and_unknown_options_fail(darcy_file):
         make_trainer(darcy_file, epochs=1, optimizer="adamx")
     ds = DeviceDataset(torch.zeros(4, 1, 2, 2), torch.zeros(4, 1, 2, 2))
     assert ds.to("cpu") is ds
+
+
+def test_scheduler_interval_epoch_steps_onecycle_once_per_epoch(darcy_file):
+    trainer = make_trainer(darcy_file, epochs=4, scheduler="onecycle", scheduler_interval="epoch",
+                           scheduler_options={"pct_start": 0.5})
+    result = trainer.fit()
+    lrs = [r["lr"] for r in result.history]
+    assert trainer.scheduler.total_steps == 4 and trainer.scheduler_interval == "epoch"
+    assert lrs[0] > lrs[-1] and max(lrs) == pytest.approx(5e-3, rel=1e-6)  # the peak is reached at epoch 2
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        make_trainer(darcy_file, epochs=1, scheduler_interval="batch")

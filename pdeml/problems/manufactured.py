@@ -35,18 +35,22 @@ from typing import Any
 
 import numpy as np
 
-from pdeml.problems.base import Problem, xp_of
-from pdeml.problems.peaks import _check_points, _values, autograd_gradient, autograd_laplacian
-from pdeml.solvers.elliptic import grid_coordinates, solve_elliptic, solve_semilinear
+from pdeml.problems.base import xp_of
+from pdeml.problems.pointwise import (
+    ExactProblem,
+    autograd_gradient,
+    autograd_laplacian,
+    check_points,
+    values_at,
+)
+from pdeml.solvers.elliptic import solve_semilinear
 
 TWO_PI = 2.0 * np.pi
 
 
-class ManufacturedProblem(Problem):
-    """A deterministic problem with a closed-form solution and a grid reference solve."""
+class ManufacturedProblem(ExactProblem):
+    """A GP-HM manufactured case on the box ``_domain``."""
 
-    has_exact = True
-    min_resolution = 5
     _domain: tuple[tuple[float, float], ...] = ((0.0, TWO_PI),)
 
     @property
@@ -56,32 +60,6 @@ class ManufacturedProblem(Problem):
     @property
     def dim(self) -> int:  # type: ignore[override]
         return len(self._domain)
-
-    def grid(self, resolution: int) -> list[np.ndarray]:
-        """Node coordinates, ``resolution`` per axis with both ends: ``dim`` arrays."""
-        return grid_coordinates((resolution,) * self.dim, "dirichlet", self.domain)
-
-    def residual(self, u_fn: Callable, points):
-        """PDE residual ``L[u_fn] - f`` (n,) at torch ``points`` (n, dim) requiring grad."""
-        _check_points(points, self.dim)
-        return self.operator(u_fn, points) - self.forcing(*[points[:, i] for i in range(self.dim)])
-
-    def operator(self, u_fn: Callable, points):
-        """``L[u_fn]`` at ``points`` by autograd; the Poisson default is ``-Lap u``."""
-        _check_points(points, self.dim)
-        return -autograd_laplacian(_values(u_fn, points), points)
-
-    def reference(self, resolution: int) -> np.ndarray:
-        """Grid reference solution (``(resolution,) * dim``, float64)."""
-        coords = self.grid(resolution)
-        lengths = [hi - lo for lo, hi in self.domain]
-        return solve_elliptic(1.0, self.forcing(*coords), bc="dirichlet", lengths=lengths,
-                              boundary=self.exact(*coords), method="dst")
-
-    def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-        coords = self.grid(resolution)
-        f = np.broadcast_to(self.forcing(*coords), coords[0].shape)
-        return f[None].astype(np.float32), self.reference(resolution)[None].astype(np.float32)
 
 
 class Poisson1DSin(ManufacturedProblem):
@@ -187,8 +165,8 @@ class _AllenCahn(ManufacturedProblem):
 
     def operator(self, u_fn: Callable, points):
         """``Lap u + u (u^2 - 1)`` at ``points`` by autograd."""
-        _check_points(points, self.dim)
-        u = _values(u_fn, points)
+        check_points(points, self.dim)
+        u = values_at(u_fn, points)
         return autograd_laplacian(u, points) + u * (u**2 - 1)
 
     def reference(self, resolution: int, return_history: bool = False):
@@ -287,8 +265,8 @@ class AdvectionSin(ManufacturedProblem):
 
     def operator(self, u_fn: Callable, points):
         """``beta u_x + u_y`` at ``points`` by autograd."""
-        _check_points(points, self.dim)
-        g = autograd_gradient(_values(u_fn, points), points)
+        check_points(points, self.dim)
+        g = autograd_gradient(values_at(u_fn, points), points)
         return self.beta * g[:, 0] + g[:, 1]
 
     def reference(self, resolution: int) -> np.ndarray:

@@ -22,102 +22,32 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from pdeml.problems.base import Problem, xp_of
-from pdeml.solvers.elliptic import assemble_elliptic, grid_coordinates, solve_elliptic
-
-# --------------------------------------------------------------------------- autograd helpers
-
-
-def _values(u_fn: Callable, points):
-    u = u_fn(points)
-    if u.ndim == 2 and u.shape[1] == 1:
-        u = u[:, 0]
-    if u.ndim != 1 or u.shape[0] != points.shape[0]:
-        raise ValueError(f"u_fn must map points (n, d) to (n,) or (n, 1), got {tuple(u.shape)} "
-                         f"for points {tuple(points.shape)}")
-    return u
-
-
-def _check_points(points, dim: int | None):
-    import torch
-
-    if not isinstance(points, torch.Tensor):
-        raise TypeError(f"points must be a torch tensor (n, d), got {type(points).__name__}")
-    if points.ndim != 2 or (dim is not None and points.shape[1] != dim):
-        raise ValueError(f"points must have shape (n, {dim if dim is not None else 'd'}), got {tuple(points.shape)}")
-    if not points.requires_grad:
-        raise ValueError("points must require grad (points.requires_grad_(True)) to differentiate u")
-
-
-def autograd_gradient(u, points):
-    """``grad u`` (n, d) of values ``u`` (n,) computed from ``points`` (n, d), keeping the graph."""
-    import torch
-
-    (g,) = torch.autograd.grad(u.sum(), points, create_graph=True)
-    return g
-
-
-def autograd_laplacian(u, points, grad=None):
-    """``Lap u`` (n,) by one backward pass per dimension; the full Hessian is never formed."""
-    import torch
-
-    g = autograd_gradient(u, points) if grad is None else grad
-    lap = torch.zeros_like(u)
-    for i in range(points.shape[1]):
-        # row i of the Hessian is computed, only its diagonal entry is kept
-        (gi,) = torch.autograd.grad(g[:, i].sum(), points, create_graph=True)
-        lap = lap + gi[:, i]
-    return lap
-
+from pdeml.problems.base import xp_of
+from pdeml.problems.pointwise import (
+    ExactProblem,
+    autograd_gradient,
+    autograd_laplacian,
+    check_points,
+    values_at,
+)
+from pdeml.solvers.elliptic import assemble_elliptic
 
 # --------------------------------------------------------------------------- problems
 
 
-class _PeakProblem(Problem):
-    has_exact = True
+class _PeakProblem(ExactProblem):
     solver = "scipy-fd2-spsolve"
-    min_resolution = 5
 
     @property
     def domain(self) -> list[tuple[float, float]]:
         return [(-1.0, 1.0)] * self.dim
 
-    def grid(self, resolution: int) -> list[np.ndarray]:
-        """Node coordinates (``resolution`` per axis, ends included), ``dim`` arrays."""
-        return grid_coordinates((resolution,) * self.dim, "dirichlet", self.domain)
-
-    def exact_on_points(self, points):
-        """The exact solution at ``points`` (n, d), NumPy or torch; returns (n,)."""
-        return self.exact(*[points[:, i] for i in range(points.shape[1])])
-
-    def residual(self, u_fn: Callable, points):
-        """PDE residual ``L[u_fn] - f`` (n,) at ``points`` (n, d) requiring grad (torch, autograd)."""
-        _check_points(points, self.dim)
-        return self.operator(u_fn, points) - self.forcing(*[points[:, i] for i in range(self.dim)])
-
-    def operator(self, u_fn: Callable, points):
-        """``L[u_fn]`` at ``points`` (n, d) by autograd (here ``-Lap u``)."""
-        _check_points(points, self.dim)
-        return -autograd_laplacian(_values(u_fn, points), points)
-
-    def _fd_solve(self, resolution: int) -> np.ndarray:
-        coords = self.grid(resolution)
-        lengths = [hi - lo for lo, hi in self.domain]
-        f = self.forcing(*coords)
-        return solve_elliptic(1.0, f, bc="dirichlet", lengths=lengths, boundary=self.exact(*coords),
-                              method="dst")
-
     def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-        """x: forcing on the node grid (1, *space); y: FD reference solution (1, *space); float32.
-
-        The problem is deterministic: ``rng`` is not used.
-        """
+        """x: forcing on the node grid (1, *space); y: FD reference solution (1, *space); float32."""
         if self.dim > 3:
             raise ValueError(f"{self.name!r} has no grid reference in d = {self.dim} > 3 (a grid "
                              "would have resolution^d nodes); use exact() at sample points instead")
-        coords = self.grid(resolution)
-        u = self._fd_solve(resolution)
-        return self.forcing(*coords)[None].astype(np.float32), u[None].astype(np.float32)
+        return super().solve_sample(rng, resolution)
 
 
 class Peak2D(_PeakProblem):
@@ -192,12 +122,12 @@ class TwoPeaks(_PeakProblem):
 
     def operator(self, u_fn: Callable, points):
         """``Lap u - div(u grad(x^2 + y^2)) = Lap u - 2 x . grad u - 4 u`` by autograd."""
-        _check_points(points, self.dim)
-        u = _values(u_fn, points)
+        check_points(points, self.dim)
+        u = values_at(u_fn, points)
         g = autograd_gradient(u, points)
         return autograd_laplacian(u, points, grad=g) - 2 * (points * g).sum(dim=1) - 4 * u
 
-    def _fd_solve(self, resolution: int) -> np.ndarray:
+    def reference(self, resolution: int) -> np.ndarray:
         x, y = self.grid(resolution)
         u_b = self.exact(x, y)
         f = self.forcing(x, y)

@@ -16,7 +16,9 @@ SCHEDULERS = ("none", "onecycle", "step", "cosine")
 class TrainConfig:
     """Everything the Trainer needs to know that is not the model, the objective or the data.
 
-    ``scheduler`` ``"onecycle"`` steps every batch; ``"step"`` and ``"cosine"`` step every epoch.
+    ``scheduler`` ``"onecycle"`` steps every batch; ``"step"`` and ``"cosine"`` step every epoch;
+    ``scheduler_interval`` (``"step"`` or ``"epoch"``) overrides that (e.g. one-cycle stepped per
+    epoch, as some reference codes do).
     ``scheduler_options`` go to the torch scheduler (e.g. ``pct_start``, ``div_factor``,
     ``final_div_factor``; ``step_size``, ``gamma``). ``precision="auto"`` is bf16 autocast on
     CUDA and float32 on CPU. ``progress=None`` shows a bar only when stderr is a terminal.
@@ -29,6 +31,7 @@ class TrainConfig:
     momentum: float = 0.9
     scheduler: str = "none"
     scheduler_options: dict[str, Any] = field(default_factory=dict)
+    scheduler_interval: str | None = None
     grad_clip: float | None = None
     precision: str = "auto"
     device: str = "auto"
@@ -45,6 +48,8 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; known schedulers: {', '.join(SCHEDULERS)}")
+        if self.scheduler_interval not in (None, "step", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {self.scheduler_interval!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.epochs < 1:
@@ -75,18 +80,20 @@ class TrainConfig:
     def make_scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
         """Returns ``(scheduler or None, "step" | "epoch")``."""
         opts = dict(self.scheduler_options)
+        natural = "step" if self.scheduler == "onecycle" else "epoch"
+        interval = self.scheduler_interval or natural
+        ticks = self.epochs * (steps_per_epoch if interval == "step" else 1)
         if self.scheduler == "onecycle":
             opts.setdefault("max_lr", self.lr)
-            total = self.epochs * steps_per_epoch
-            return torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=total, **opts), "step"
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=ticks, **opts), interval
         if self.scheduler == "step":
-            opts.setdefault("step_size", max(1, self.epochs // 4))
+            opts.setdefault("step_size", max(1, ticks // 4))
             opts.setdefault("gamma", 0.5)
-            return torch.optim.lr_scheduler.StepLR(optimizer, **opts), "epoch"
+            return torch.optim.lr_scheduler.StepLR(optimizer, **opts), interval
         if self.scheduler == "cosine":
-            opts.setdefault("T_max", self.epochs)
-            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **opts), "epoch"
-        return None, "epoch"
+            opts.setdefault("T_max", ticks)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **opts), interval
+        return None, interval
 
 
 def read_toml(path) -> dict[str, Any]:
