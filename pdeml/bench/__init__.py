@@ -1,7 +1,7 @@
 """Reproducible comparisons: ``pdeml bench NAME --preset tiny|small|paper --out DIR``.
 
-Each benchmark is a module with ``run(preset, device, progress) -> list of rows`` and a
-``PRESETS`` dict; ``run_benchmark`` times nothing itself, it writes the record.
+Each benchmark is a module with ``run(preset, device, progress, out) -> list of rows`` (it may
+save figures in ``out``) and a ``PRESETS`` dict; ``run_benchmark`` writes the record.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "be
     module = BENCHMARKS.get(name)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
-    rows = module.run(preset=preset, device=device, progress=progress)
+    rows = module.run(preset=preset, device=device, progress=progress, out=str(out))
     return write_record(out, name, preset, resolve_device(device), rows, command=command,
                         notes=(module.__doc__ or "").strip(), extra={"settings": module.PRESETS[preset]})
 

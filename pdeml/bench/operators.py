@@ -18,6 +18,7 @@ same on any device).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,7 +106,41 @@ def _train(name: str, cfg: dict[str, Any], train: DeviceDataset, val: DeviceData
                    "train_mb": memory / 2**20}
 
 
-def _darcy(preset: str, device: torch.device, progress: bool | None) -> list[dict[str, Any]]:
+def _comparison_figure(path: Path, inp: torch.Tensor, truth: torch.Tensor, preds: dict[str, torch.Tensor],
+                       title: str) -> None:
+    """Input and truth, then one column per model: prediction (truth's colour scale) over its error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pdeml.io import atomic_path
+
+    n = len(preds)
+    fig, axes = plt.subplots(2, n + 1, figsize=(3.4 * (n + 1), 6.4), squeeze=False)
+    vmin, vmax = float(truth.min()), float(truth.max())
+    err_max = max(float((p - truth).abs().max()) for p in preds.values())
+    show = [(axes[0, 0], inp, "input", {"cmap": "viridis"}),
+            (axes[1, 0], truth, "truth", {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax})]
+    for j, (name, p) in enumerate(preds.items(), start=1):
+        rel = float(torch.linalg.norm(p - truth) / torch.linalg.norm(truth))
+        show.append((axes[0, j], p, f"{name} (rel. L2 {rel:.2e})", {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax}))
+        show.append((axes[1, j], (p - truth).abs(), f"{name} |error|", {"cmap": "magma", "vmin": 0, "vmax": err_max}))
+    for ax, img, label, kw in show:
+        im = ax.imshow(img.detach().cpu().numpy().T, origin="lower", extent=(0, 1, 0, 1), **kw)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(label, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def _darcy(preset: str, device: torch.device, progress: bool | None, out: str | None) -> list[dict[str, Any]]:
     s = PRESETS[preset]["darcy"]
     n = s["n_train"] + s["n_val"] + s["n_test"]
     data = load_dataset(cached_dataset("darcy", n, s["resolution"], seed=0, progress=progress, workers=2))
@@ -113,11 +148,12 @@ def _darcy(preset: str, device: torch.device, progress: bool | None) -> list[dic
     test = data.subset(slice(n - s["n_test"], n))
     others = {r: load_dataset(cached_dataset("darcy", s["n_test"], r, seed=1, progress=progress, workers=2))
               for r in s["other_resolutions"]}
-    rows = []
+    rows, panels = [], {}
     for name in MODELS:
         cfg = _model_config(name, preset, ns=False, in_channels=1)
         model, row = _train(name, cfg, train, val, s["epochs"], s["batch_size"], device, progress)
-        metrics, _ = evaluate_model(model, test)
+        metrics, pred = evaluate_model(model, test)
+        panels[name] = pred[0, 0]
         row = {"problem": f"darcy {s['resolution']}^2", **row, "epochs": s["epochs"],
                "test_rel_l2": metrics["rel_l2"], "test_rel_h1": metrics["rel_h1"]}
         for r, other in others.items():
@@ -126,6 +162,9 @@ def _darcy(preset: str, device: torch.device, progress: bool | None) -> list[dic
             except ValueError:  # e.g. a grid too coarse for MgNO's number of levels
                 row[f"rel_l2_at_{r}"] = "n/a"
         rows.append(row)
+    if out is not None:
+        _comparison_figure(Path(out) / "operators_darcy.png", test.x[0, 0], test.y[0, 0], panels,
+                           f"Darcy {s['resolution']}^2, held-out sample, {s['epochs']} epochs each")
     return rows
 
 
@@ -149,7 +188,7 @@ def rollout(model: nn.Module, frames: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
-def _navier_stokes(preset: str, device: torch.device, progress: bool | None) -> list[dict[str, Any]]:
+def _navier_stokes(preset: str, device: torch.device, progress: bool | None, out: str | None) -> list[dict[str, Any]]:
     s = PRESETS[preset]["ns"]
     t_total = s["t_in"] + s["t_out"]
     params = {"recipe": "fno-1e-3", "t_final": float(t_total), "n_snapshots": t_total,
@@ -162,22 +201,30 @@ def _navier_stokes(preset: str, device: torch.device, progress: bool | None) -> 
     train = DeviceDataset(x, y)
     test_traj = traj[n - s["n_test"]:]
     truth = test_traj[:, 0, :, :, s["t_in"]:]
-    rows = []
+    rows, panels = [], {}
     for name in MODELS:
         cfg = _model_config(name, preset, ns=True, in_channels=s["t_in"])
         model, row = _train(name, cfg, train, None, s["epochs"], s["batch_size"], device, progress)
         pred = rollout(model, test_traj[:, 0, :, :, : s["t_in"]].permute(0, 3, 1, 2), s["t_out"])
+        panels[name] = pred[0, :, :, -1]
         rows.append({"problem": f"navier-stokes 1e-3 {s['resolution']}^2", **row, "epochs": s["epochs"],
                      "test_rel_l2": float(relative_l2(pred, truth)),
                      "test_rel_h1": float(relative_h1(pred.permute(0, 3, 1, 2), truth.permute(0, 3, 1, 2),
                                                       periodic=True)),
                      "first_step_rel_l2": float(relative_l2(pred[..., :1], truth[..., :1]))})
+    if out is not None:
+        _comparison_figure(Path(out) / "operators_navier_stokes.png", test_traj[0, 0, :, :, s["t_in"] - 1],
+                           truth[0, :, :, -1], panels,
+                           f"Navier-Stokes, last of {s['t_out']} rollout steps (input: last given frame)")
     return rows
 
 
-def run(preset: str = "small", device: str = "auto", progress: bool | None = None) -> list[dict[str, Any]]:
+def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
+        out: str | None = None) -> list[dict[str, Any]]:
+    """The table rows; with ``out``, also the comparison figures ``operators_darcy.png`` and
+    ``operators_navier_stokes.png`` there."""
     dev = resolve_device(device)
-    return _darcy(preset, dev, progress) + _navier_stokes(preset, dev, progress)
+    return _darcy(preset, dev, progress, out) + _navier_stokes(preset, dev, progress, out)
 
 
 __all__ = ["MODELS", "PRESETS", "rollout", "run", "training_step_bytes"]

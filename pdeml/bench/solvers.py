@@ -92,7 +92,8 @@ def _add_exponents(rows: list[dict[str, Any]]) -> None:
             r["cost_exponent"] = p
 
 
-def run(preset: str = "small", device: str = "auto", progress: bool | None = None) -> list[dict[str, Any]]:
+def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
+        out: str | None = None) -> list[dict[str, Any]]:
     s = PRESETS[preset]
     rows = _darcy_rows(s["darcy"], s["darcy_samples"], "direct")
     try:

@@ -68,7 +68,8 @@ def _train_pdeml(model: nn.Module, train, settings: dict[str, Any], device: torc
     return time.perf_counter() - start
 
 
-def run(preset: str = "small", device: str = "auto", progress: bool | None = None) -> list[dict[str, Any]]:
+def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
+        out: str | None = None) -> list[dict[str, Any]]:
     s = {**PRESETS[preset], "lr": 2e-3}
     dev = resolve_device(device)
     path = cached_dataset("darcy", s["n_train"] + s["n_test"], s["resolution"], seed=0, progress=progress)
