@@ -14,3 +14,12 @@ def darcy_file(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("data") / "darcy_r16_n48.h5"
     return generate("darcy", 48, 16, path, seed=0, progress=False)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small FFTs: threads only add overhead (and badly so on a busy machine)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -8,13 +8,7 @@ from pdeml import problems
 from pdeml.problems.burgers import Burgers1D, cole_hopf_solution
 from pdeml.solvers.spectral import burgers_1d, burgers_step, dealias_mask
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def nodes(n):
@@ -85,7 +79,7 @@ def test_recipes():
     assert (fno.nu, fno.alpha, fno.tau, fno.sigma, fno.t_final, fno.n_snapshots) == (0.1, 2.0, 5.0, 25.0, 1.0, 1)
     pde = Burgers1D.recipe("pdebench-0.001")
     assert (pde.t_final, pde.n_snapshots, pde.ic) == (2.0, 200, "sines")
-    with pytest.raises(KeyError, match="known: fno"):
+    with pytest.raises(ValueError, match="known recipes: fno"):
         Burgers1D.recipe("nope")
 
 

@@ -21,13 +21,7 @@ from pdeml.solvers.spectral import (
 TWO_PI = 2 * math.pi
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny FFTs: threading only adds overhead, and badly so on a shared machine
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def grid(n):
@@ -199,7 +193,7 @@ def test_recipes():
     assert (sr.nu, sr.dt, sr.warmup, sr.t_final, sr.n_snapshots, sr.solver_resolution) == (1e-3, 1e-3, 30, 50, 100, 256)
     assert NavierStokes2D.recipe("fno-1e-5").n_snapshots == 20
     assert NavierStokes2D.recipe("fno-1e-3", t_final=10.0).t_final == 10.0
-    with pytest.raises(KeyError, match="known: fno-1e-3"):
+    with pytest.raises(ValueError, match="known recipes: fno-1e-3"):
         NavierStokes2D.recipe("nope")
     x, y = grid(4)
     assert torch.allclose(NavierStokes2D(forcing="kolmogorov").forcing(x, y),

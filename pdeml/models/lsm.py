@@ -18,7 +18,6 @@ Pipeline, for ``(batch, in_channels, *space)`` on a uniform grid of the unit box
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pdeml.models.operator import with_preset
 
 # The authors' Darcy settings (scripts/darcy_lsm.sh: 85x85 padded to 96, patch 6, d_model 64).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -199,12 +200,7 @@ class LSM(nn.Module):
 def build_lsm(preset: str | None = None, **config: Any) -> LSM:
     """LSM from keyword arguments; ``preset="darcy"`` fills in the authors' Darcy settings
     (explicit arguments override it)."""
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown LSM preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}")
-        values.update(copy.deepcopy(PRESETS[preset]))
-    values.update(config)
+    values = with_preset("LSM", PRESETS, preset, config)
     return LSM(**values)
 
 

@@ -20,13 +20,14 @@ Navier–Stokes) or ``"reflect"``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pdeml.models.operator import with_preset
 
 PADDING_MODES = ("zeros", "circular", "reflect")
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -272,12 +273,7 @@ class MgNO(nn.Module):
 def build_mgno(preset: str | None = None, **config: Any) -> MgNO:
     """MgNO from keyword arguments; ``preset="darcy"`` fills in the paper's Darcy configuration
     (explicit arguments override it)."""
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown MgNO preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}")
-        values.update(copy.deepcopy(PRESETS[preset]))
-    values.update(config)
+    values = with_preset("MgNO", PRESETS, preset, config)
     return MgNO(**values)
 
 

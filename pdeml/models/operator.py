@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import torch
 from torch import nn
 
 from pdeml.data.normalizers import UnitGaussianNormalizer
+
+
+def with_preset(model: str, presets: dict[str, dict[str, Any]], preset: str | None,
+                config: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments: the named preset's values, overridden by ``config``."""
+    values: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in presets:
+            raise ValueError(f"unknown {model} preset {preset!r}; known presets: {', '.join(sorted(presets))}")
+        values.update(copy.deepcopy(presets[preset]))
+    values.update(config)
+    return values
 
 
 class NormalizedOperator(nn.Module):

@@ -58,12 +58,7 @@ def get(name: str, **params) -> Problem:
     try:
         if recipe is None:
             return cls(**params)
-        if not hasattr(cls, "recipe"):
-            raise ValueError(f"problem {name!r} has no recipes")
-        try:
-            return cls.recipe(recipe, **params)
-        except KeyError as err:
-            raise ValueError(str(err.args[0]) if err.args else str(err)) from None
+        return cls.recipe(recipe, **params)
     except TypeError as err:
         raise TypeError(f"bad parameters for problem {name!r}: {err}") from err
 

@@ -67,6 +67,16 @@ class Problem(ABC):
         """Right-hand side at points given as one array per coordinate (NumPy or torch)."""
         raise AttributeError(f"problem {self.name!r} has no closed-form forcing")
 
+    RECIPES: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def recipe(cls, name: str, **overrides: Any) -> Problem:
+        """The problem of a named data set (:attr:`RECIPES`), with optional parameter overrides."""
+        if name not in cls.RECIPES:
+            known = ", ".join(sorted(cls.RECIPES)) or "(none)"
+            raise ValueError(f"unknown {cls.name} recipe {name!r}; known recipes: {known}")
+        return cls(**{**cls.RECIPES[name], **overrides})
+
     @property
     @abstractmethod
     def params(self) -> dict[str, Any]:

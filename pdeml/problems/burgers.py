@@ -96,13 +96,6 @@ class Burgers1D(Problem):
         self.abs_prob, self.window_prob = float(abs_prob), float(window_prob)
         self.downsample, self.max_cfl, self.device = downsample, float(max_cfl), device
 
-    @classmethod
-    def recipe(cls, name: str, **overrides: Any) -> Burgers1D:
-        """The problem of a named data set (:attr:`RECIPES`), with optional parameter overrides."""
-        if name not in cls.RECIPES:
-            raise KeyError(f"unknown Burgers recipe {name!r}; known: {', '.join(sorted(cls.RECIPES))}")
-        return cls(**{**cls.RECIPES[name], **overrides})
-
     @property
     def params(self) -> dict[str, Any]:
         return {"nu": self.nu, "ic": self.ic, "dt": self.dt, "t_final": self.t_final,

@@ -62,11 +62,8 @@ class ManufacturedProblem(ExactProblem):
         return len(self._domain)
 
 
-class Poisson1DSin(ManufacturedProblem):
-    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = sin(freq x)`` (GP-HM; default ``freq = 100``), ``f = freq^2 u``."""
-
-    name = "poisson1d_sin100"
-    solver = "scipy-fd2-dst"
+class _Sine1D(ManufacturedProblem):
+    """``u = sin(freq x)`` on ``[0, 2 pi]``; subclasses give the operator and its forcing."""
 
     def __init__(self, freq: float = 100.0):
         self.freq = float(freq)
@@ -77,6 +74,13 @@ class Poisson1DSin(ManufacturedProblem):
 
     def exact(self, x):
         return xp_of(x).sin(self.freq * x)
+
+
+class Poisson1DSin(_Sine1D):
+    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = sin(freq x)`` (GP-HM; default ``freq = 100``), ``f = freq^2 u``."""
+
+    name = "poisson1d_sin100"
+    solver = "scipy-fd2-dst"
 
     def forcing(self, x):
         return self.freq**2 * self.exact(x)
@@ -178,23 +182,13 @@ class _AllenCahn(ManufacturedProblem):
                                 boundary=self.exact(*coords), return_history=return_history)
 
 
-class AllenCahn1D(_AllenCahn):
+class AllenCahn1D(_AllenCahn, _Sine1D):
     """``u_xx + u (u^2 - 1) = f`` on ``[0, 2 pi]``, ``u = sin(freq x)`` (GP-HM; freq = 100).
 
     ``f = -freq^2 u + u^3 - u``.
     """
 
     name = "allen_cahn1d_sin100"
-
-    def __init__(self, freq: float = 100.0):
-        self.freq = float(freq)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"freq": self.freq}
-
-    def exact(self, x):
-        return xp_of(x).sin(self.freq * x)
 
     def forcing(self, x):
         u = self.exact(x)

@@ -99,13 +99,6 @@ class NavierStokes2D(Problem):
         self.kolmogorov_amplitude, self.kolmogorov_wavenumber = float(kolmogorov_amplitude), int(kolmogorov_wavenumber)
         self.max_cfl, self.device = float(max_cfl), device
 
-    @classmethod
-    def recipe(cls, name: str, **overrides: Any) -> NavierStokes2D:
-        """The problem of a named data set (:attr:`RECIPES`), with optional parameter overrides."""
-        if name not in cls.RECIPES:
-            raise KeyError(f"unknown Navier–Stokes recipe {name!r}; known: {', '.join(sorted(cls.RECIPES))}")
-        return cls(**{**cls.RECIPES[name], **overrides})
-
     @property
     def params(self) -> dict[str, Any]:
         return {"nu": self.nu, "forcing": self.forcing_kind, "dt": self.dt, "t_final": self.t_final,
