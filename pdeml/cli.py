@@ -201,7 +201,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = load_dataset(args.data)
     if args.n:
         data = data.subset(slice(max(0, len(data) - args.n), len(data)))
-    metrics, pred = evaluate_model(model, data, args.batch_size)
+    periodic = bool(json.loads((Path(args.run) / "config.json").read_text()).get("data", {}).get("periodic"))
+    metrics, pred = evaluate_model(model, data, args.batch_size, periodic=periodic)
     _print_run_table([{"run": str(args.run), "data": str(args.data), **metrics}])
     out = Path(args.out) if args.out else Path(args.run) / "evaluate"
     write_json_atomic(out / "metrics.json", {"data": str(args.data), **metrics})

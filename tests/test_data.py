@@ -291,3 +291,13 @@ def test_export_time_series_and_3d(tmp_path):
         assert t == 1.0 and np.allclose(point_data["u"], u[0, ..., 2].ravel())
     write_grid_fields(tmp_path / "t.vtu", c, {"u": u})
     assert np.allclose(meshio.read(tmp_path / "t.vtu").point_data["u_t001"], u[0, ..., 1].ravel())
+
+
+def test_cache_keys_on_problem_parameters(tmp_path):
+    from pdeml.data import cached_dataset
+
+    a = cached_dataset("darcy", 3, 8, cache_dir=tmp_path, progress=False)
+    b = cached_dataset("darcy", 3, 8, cache_dir=tmp_path, params={"a_plus": 10.0}, progress=False)
+    assert a != b and load_dataset(b).meta["params"]["a_plus"] == 10.0
+    assert cached_dataset("darcy", 3, 8, cache_dir=tmp_path, progress=False) == a  # reused
+    assert set(np.unique(load_dataset(a).x)) == {3.0, 12.0}

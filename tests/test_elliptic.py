@@ -260,3 +260,10 @@ def test_random_problem_bad_parameters():
         problems.get("poisson", bc="robin")
     with pytest.raises(ValueError, match="k0 > 0"):
         problems.get("helmholtz", k0=-1.0)
+
+
+def test_semilinear_without_dirichlet_axis_is_refused_up_front():
+    from pdeml.solvers.elliptic import solve_semilinear
+
+    with pytest.raises(ValueError, match="needs at least one Dirichlet axis, got bc='periodic'"):
+        solve_semilinear(1.0, np.zeros(16), lambda u: u**3, lambda u: 3 * u**2, bc="periodic")

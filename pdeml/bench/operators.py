@@ -1,10 +1,11 @@
 """``pdeml bench operators``: MgNO, LSM and the neuraloperator FNO at equal budget.
 
 Darcy (FNO-style data from pdeml's solver): every model trains for the same number of epochs on
-the same samples with its paper's optimizer settings (Adam, weight decay 1e-4, one-cycle
-schedule) and the relative L2 loss, channel-wise normalizers (so every model can be evaluated at
-other resolutions), and is tested at the best validation epoch on held-out samples at the
-training resolution and at the other resolutions of the preset.
+the same samples with the same optimizer settings (Adam, lr 1e-3, weight decay 1e-4, one-cycle
+schedule stepped per batch), the relative L2 loss and channel-wise normalizers (so every model
+can be evaluated at other resolutions); the papers' own recipes are the run presets
+(``pdeml train --preset``). Each is tested at its best validation epoch on held-out samples at
+the training resolution and at the other resolutions of the preset.
 
 Navier–Stokes (nu = 1e-3, FNO forcing, 64x64): each model maps the last 10 vorticity frames
 (as channels) to the next one, trained on every window of the training trajectories, and is

@@ -55,7 +55,7 @@ def _seconds_per_ns_step(n: int, batch: int, steps: int, device: torch.device) -
     grid = spectral_grid_2d(n, device=device)
     t = torch.arange(n, dtype=torch.float64, device=device) / n
     X, Y = torch.meshgrid(t, t, indexing="ij")
-    f_hat = torch.fft.rfft2(0.1 * (torch.sin(2 * np.pi * (X + Y)) + torch.cos(2 * np.pi * (X + Y))))
+    f_hat = torch.fft.rfft2(problems.get("navier_stokes", forcing="fno").forcing(X, Y))
     w_hat = imex_step_hat(torch.fft.rfft2(w0), f_hat, 1e-3, 1e-4, grid)
     _sync(device)
     start = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -73,7 +75,7 @@ def generate_arrays(problem: str, n: int, resolution: int, seed: int = 0, worker
         if workers == 1:
             _collect(map(_solve_chunk, jobs), xs, ys, bar, start)
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(prob),
                                      initializer=_worker_init) as pool:
                 _collect(pool.map(_solve_chunk, jobs), xs, ys, bar, start)
     return xs, ys
@@ -95,11 +97,13 @@ def _worker_init() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _mp_context():
-    # fork needs no importable __main__ (works from notebooks and stdin); children only run SciPy
+def _mp_context(prob):
+    # fork needs no importable __main__ (works from notebooks and stdin), but CUDA cannot be
+    # used again in a forked child: problems that solve on a GPU get spawned workers
     import multiprocessing
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    on_gpu = str(getattr(prob, "device", "cpu")).startswith("cuda")
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and not on_gpu else "spawn"
     return get_context(method)
 
 
@@ -213,7 +217,16 @@ def cached_dataset(problem: str, n: int, resolution: int, seed: int = 0,
                    params: dict[str, Any] | None = None, progress: bool | None = None) -> Path:
     """Path of a generated data set in the cache, generating it on the first call."""
     cache = Path(cache_dir or os.environ.get("PDEML_DATA", "data/cache"))
-    path = cache / f"{problem}_r{resolution}_n{n}_s{seed}.h5"
-    if not path.exists():
+    prob = problems.get(problem, **dict(params or {}))
+    key = hashlib.sha256(json.dumps(prob.params, sort_keys=True).encode()).hexdigest()[:10]
+    path = cache / f"{problem}_r{resolution}_n{n}_s{seed}_{key}.h5"
+    if path.exists():
+        from pdeml.data.formats import read_pdeml_attrs
+
+        found = read_pdeml_attrs(path).get("params")
+        if json.dumps(found, sort_keys=True) != json.dumps(prob.params, sort_keys=True):
+            raise ValueError(f"cached data set {path} was made with parameters {found}, not {prob.params}; "
+                             f"delete it to regenerate")
+    else:
         generate(problem, n, resolution, path, seed=seed, workers=workers, params=params, progress=progress)
     return path

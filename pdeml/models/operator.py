@@ -58,4 +58,5 @@ class NormalizedOperator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.normalize == "none":
             return self.net(x)
-        return self.y_normalizer.decode(self.net(self.x_normalizer.encode(x)))
+        # decode in float32 even under bf16 autocast: the output scale must not be rounded
+        return self.y_normalizer.decode(self.net(self.x_normalizer.encode(x)).float())

@@ -75,7 +75,7 @@ class Burgers1D(Problem):
     def __init__(self, nu: float = 0.1, ic: str = "grf", dt: float = 1e-4, t_final: float = 1.0,
                  n_snapshots: int = 1, solver_resolution: int = 1024, alpha: float = 2.0, tau: float = 5.0,
                  sigma: float = 25.0, n_waves: int = 2, max_wavenumber: int = 4, abs_prob: float = 0.1,
-                 window_prob: float = 0.1, downsample: str = "stride", max_cfl: float = 1.0, device: str = "cpu"):
+                 window_prob: float = 0.1, downsample: str = "stride", max_cfl: float = 0.3, device: str = "cpu"):
         if not (math.isfinite(nu) and nu > 0):
             raise ValueError(f"viscosity nu must be > 0, got {nu!r}")
         if ic not in INITIAL_CONDITIONS:

@@ -71,7 +71,7 @@ class NavierStokes2D(Problem):
     def __init__(self, nu: float = 1e-3, forcing: str = "fno", dt: float = 1e-4, t_final: float = 50.0,
                  warmup: float = 0.0, n_snapshots: int = 50, solver_resolution: int = 256, t_in: int = 0,
                  downsample: str = "stride", alpha: float = 2.5, tau: float = 7.0, sigma: float | None = None,
-                 kolmogorov_amplitude: float = 0.1, kolmogorov_wavenumber: int = 2, max_cfl: float = 1.0,
+                 kolmogorov_amplitude: float = 0.1, kolmogorov_wavenumber: int = 2, max_cfl: float = 0.3,
                  device: str = "cpu"):
         if not (math.isfinite(nu) and nu > 0):
             raise ValueError(f"viscosity nu must be > 0, got {nu!r}")

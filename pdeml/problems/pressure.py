@@ -66,7 +66,9 @@ class PressureSystem(Problem):
         self.dim = int(dim)
         self.obstacles = obstacles
         self.n_obstacles = int(n_obstacles)
-        self.walls = walls if isinstance(walls, str) else dict(walls)
+        # JSON-able as given: a preset name, a {face: kind} mapping, or (low, high) pairs per axis
+        self.walls = walls if isinstance(walls, str) else (
+            dict(walls) if isinstance(walls, Mapping) else [list(pair) for pair in walls])
         self.dirichlet = dirichlet
         self.solid_fraction = float(solid_fraction)
         self.length_scale = float(length_scale)

@@ -432,10 +432,11 @@ def solve_semilinear(a: ArrayOrScalar, f: ArrayOrScalar, reaction: Callable[[np.
     ``tol * max(1, max|f|)``. Returns ``u`` (full grid), and the residual history if asked.
     Raises RuntimeError if Newton has not converged after ``maxiter`` steps.
     """
+    ndim = np.ndim(f) if np.ndim(f) else np.ndim(a)
+    if "dirichlet" not in _normalize_bc(bc, max(ndim, 1)):
+        raise ValueError(f"solve_semilinear needs at least one Dirichlet axis, got bc={bc!r} (a pure "
+                         "Neumann/periodic semilinear problem has no unique solution in general)")
     system = assemble_elliptic(a, f, bc=bc, lengths=lengths, boundary=boundary, flux=flux)
-    if system.singular:
-        raise ValueError("solve_semilinear needs at least one Dirichlet axis (a pure Neumann/"
-                         "periodic semilinear problem has no unique solution in general)")
     K, b, vol = system.matrix, system.rhs, system.volumes
     x = np.zeros_like(b) if u0 is None else _as_field("u0", u0, system.unknown.shape)[system.unknown].copy()
     scale = tol * max(1.0, float(np.abs(np.asarray(f)).max()))

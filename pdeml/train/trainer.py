@@ -277,14 +277,14 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, source: Iterable, objective: Objective | None = None, prefix: str = "") -> dict[str, float]:
-        """Sample-weighted means of the objective's loss and metrics over ``source`` (no gradients)."""
+        """Sample-weighted means of the objective's loss and metrics over ``source`` (no gradients,
+        no autocast)."""
         objective = objective or self.val_objective
         was_training = self.model.training
         self.model.eval()
         acc = _Mean()
-        for batch in source:
-            with self._autocast():
-                loss, metrics = objective(self.model, batch)
+        for batch in source:  # full precision: reported errors must not carry bf16 rounding
+            loss, metrics = objective(self.model, batch)
             acc.add({"loss": float(loss), **{k: float(v) for k, v in metrics.items()}}, batch_size_of(batch))
         self.model.train(was_training)
         return {f"{prefix}{k}": v for k, v in acc.result(DistInfo(), self.device).items()}
