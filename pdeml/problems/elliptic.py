@@ -12,34 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.fft import idctn, ifftn
 
 from pdeml.problems.base import Problem
+from pdeml.problems.random_fields import smooth_field
 from pdeml.solvers.elliptic import BC_KINDS, grid_coordinates, solve_elliptic
-
-
-def smooth_field(rng: np.random.Generator, shape: tuple[int, ...], alpha: float = 2.0, tau: float = 3.0,
-                 periodic: bool = False) -> np.ndarray:
-    """Zero-mean Gaussian random field on a node grid of the unit box, unit pointwise variance.
-
-    Covariance ``proportional to (-Lap + tau^2)^(-alpha)``; Neumann cosine modes ``cos(pi k x)``
-    (``periodic=False``) or Fourier modes ``exp(2 pi i k x)`` (``periodic=True``). ``shape``:
-    1 to 3 axes. Larger ``alpha`` is smoother, larger ``tau`` shorter-ranged.
-    """
-    # (pdeml.problems.random_fields holds the 2D field of the Darcy data; this one is n-dimensional)
-    if periodic:
-        freqs = [2 * np.pi * np.fft.fftfreq(n, d=1.0 / n) for n in shape]
-    else:
-        freqs = [np.pi * np.arange(n) for n in shape]
-    k2 = sum(np.meshgrid(*[f**2 for f in freqs], indexing="ij"))
-    spectrum = (k2 + tau**2) ** (-alpha)
-    spectrum.flat[0] = 0.0  # zero mean
-    spectrum = spectrum / spectrum.mean()
-    if periodic:
-        # the spectrum is even in k, so filtering real white noise keeps the field real
-        return ifftn(np.fft.fftn(rng.standard_normal(shape)) * np.sqrt(spectrum)).real
-    coef = np.sqrt(spectrum) * rng.standard_normal(shape)
-    return idctn(coef, type=2, norm="ortho")
 
 
 def _trapezoid_weights(shape: tuple[int, ...], bc: str) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.fft import idctn
+from scipy.fft import idctn, ifftn
 
 
 def grf_neumann(rng: np.random.Generator, s: int, alpha: float = 2.0, tau: float = 3.0) -> np.ndarray:
@@ -46,3 +46,26 @@ def grf_periodic(rng: np.random.Generator, s: int, alpha: float = 2.5, tau: floa
     # s^(dim/2) to give every mode of the field the variance sigma^2 lambda_k^(-alpha)
     noise_hat = np.fft.rfftn(rng.standard_normal((s,) * dim))
     return np.fft.irfftn(s ** (dim / 2.0) * sqrt_eig * noise_hat, s=(s,) * dim)
+
+
+def smooth_field(rng: np.random.Generator, shape: tuple[int, ...], alpha: float = 2.0, tau: float = 3.0,
+                 periodic: bool = False) -> np.ndarray:
+    """Zero-mean Gaussian random field on a node grid of the unit box, unit pointwise variance.
+
+    Covariance ``proportional to (-Lap + tau^2)^(-alpha)``; Neumann cosine modes ``cos(pi k x)``
+    (``periodic=False``) or Fourier modes ``exp(2 pi i k x)`` (``periodic=True``). ``shape``:
+    1 to 3 axes. Larger ``alpha`` is smoother, larger ``tau`` shorter-ranged.
+    """
+    if periodic:
+        freqs = [2 * np.pi * np.fft.fftfreq(n, d=1.0 / n) for n in shape]
+    else:
+        freqs = [np.pi * np.arange(n) for n in shape]
+    k2 = sum(np.meshgrid(*[f**2 for f in freqs], indexing="ij"))
+    spectrum = (k2 + tau**2) ** (-alpha)
+    spectrum.flat[0] = 0.0  # zero mean
+    spectrum = spectrum / spectrum.mean()
+    if periodic:
+        # the spectrum is even in k, so filtering real white noise keeps the field real
+        return ifftn(np.fft.fftn(rng.standard_normal(shape)) * np.sqrt(spectrum)).real
+    coef = np.sqrt(spectrum) * rng.standard_normal(shape)
+    return idctn(coef, type=2, norm="ortho")
