@@ -56,13 +56,13 @@ def _print_run_table(rows: list[dict[str, Any]]) -> None:
 
 def _train_and_report(values: dict[str, Any], run_dir: Path, resume: bool, figure: bool = True) -> dict[str, Any]:
     from pdeml.models import count_parameters
-    from pdeml.models.workflow import RunSpec, evaluate_model, train_operator
+    from pdeml.models.workflow import RunSpec, train_operator
     from pdeml.plot import save_panels
 
     spec = RunSpec.from_dict(values)
     start = time.perf_counter()
     run = train_operator(spec, run_dir, resume=resume)
-    metrics, pred = evaluate_model(run.model, run.test, spec.data.batch_size, spec.data.periodic)
+    metrics, pred = run.test_metrics, run.test_pred
     row = {"model": spec.model["name"], "params": count_parameters(run.model.net),
            "epochs": spec.train.epochs, "test_rel_l2": metrics["rel_l2"], "test_rel_h1": metrics["rel_h1"],
            "s_per_epoch": run.seconds_per_epoch, "total_s": time.perf_counter() - start}

@@ -123,4 +123,4 @@ def test_trains_one_epoch_through_the_workflow(tmp_path, monkeypatch):
     })
     run = train_operator(spec, tmp_path / "run", progress=False)
     assert len(run.result.history) == 1
-    assert np.isfinite(run.test_metrics["test_rel_l2"])
+    assert np.isfinite(run.test_metrics["rel_l2"])

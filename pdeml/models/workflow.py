@@ -140,7 +140,8 @@ def build_operator(model_config: dict[str, Any]) -> NormalizedOperator:
 class OperatorRun:
     model: NormalizedOperator
     result: TrainResult
-    test_metrics: dict[str, float]
+    test_metrics: dict[str, float]  # evaluate_model's figures on the test split
+    test_pred: torch.Tensor  # the model's predictions for the test split (CPU)
     seconds_per_epoch: float
     test: DeviceDataset
 
@@ -161,12 +162,11 @@ def train_operator(spec: RunSpec, run_dir: str | Path | None = None, resume: boo
                       model_config=model_config, progress=progress if progress is not None else spec.train.progress,
                       extra_config={"data": spec.data.__dict__, "loss": spec.loss})
     result = trainer.fit(resume=resume)
-    if val_loader is not None and run_dir is not None:
+    if val_loader is not None:
         trainer.load_best()
-    test_metrics = trainer.evaluate(DeviceLoader(test, spec.data.batch_size, shuffle=False),
-                                    operator_objective(spec.loss, spec.data.periodic), prefix="test_")
+    test_metrics, test_pred = evaluate_model(trainer.model, test, spec.data.batch_size, spec.data.periodic)
     secs = [r["epoch_seconds"] for r in result.history]
-    return OperatorRun(trainer.model, result, test_metrics, sum(secs) / len(secs), test)
+    return OperatorRun(trainer.model, result, test_metrics, test_pred, sum(secs) / len(secs), test)
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "auto", which: str = "best") -> NormalizedOperator:
