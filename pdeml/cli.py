@@ -1,4 +1,5 @@
-"""The ``pdeml`` command line: quickstart, generate, merge, export, train, evaluate, list, bench."""
+"""The ``pdeml`` command line: quickstart, generate, merge, export, train, evaluate, solve,
+train-preconditioner, list, bench."""
 
 from __future__ import annotations
 
@@ -225,6 +226,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# ``pdeml solve PROBLEM --method NAME``: each method is ``run(problem, options) -> dict`` in its leaf,
+# where ``options`` holds the common flags below (None when not given) and ``--set`` overrides.
+SOLVE_METHODS = {
+    "pinn": ("pdeml.pinn.cli:solve", "physics-informed network with a collocation sampler (--sampler)"),
+    "gp": ("pdeml.gp.cli:solve", "Gaussian-process spectral solver GP-HM on a tensor grid"),
+}
+
+
+def _import_attr(target: str):
+    import importlib
+
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from pdeml.io import write_json_atomic
+    from pdeml.report import markdown_table
+
+    if args.method not in SOLVE_METHODS:
+        raise ValueError(f"unknown method {args.method!r}; known methods: {', '.join(SOLVE_METHODS)}")
+    options = {"sampler": args.sampler, "kernel": args.kernel, "points": args.points, "steps": args.steps,
+               "seed": args.seed, "device": args.device, "out": args.out,
+               "progress": False if args.quiet else None}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"pdeml: --set expects key=value (e.g. lr=1e-3), got {item!r}")
+        options[key.replace("-", "_")] = _parse_value(value)
+    result = _import_attr(SOLVE_METHODS[args.method][0])(args.problem, options)
+    print(markdown_table([{k: v for k, v in result.items() if not isinstance(v, (list, dict))}]))
+    path = write_json_atomic(Path(args.out) / "result.json", result)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_train_preconditioner(args: argparse.Namespace) -> int:
+    return _import_attr("pdeml.linalg.cli:train_preconditioner")(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pdeml.bench import run_benchmark
     from pdeml.report import markdown_table
@@ -304,6 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default RUN/evaluate)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("solve", help="solve one problem with a meshless method (PINN, GP-HM); error and plots")
+    p.add_argument("problem", help="a problem with an exact solution, e.g. peak2d, poisson1d_sin100")
+    p.add_argument("--method", required=True, help=f"one of: {', '.join(SOLVE_METHODS)}")
+    p.add_argument("--sampler", help="PINN collocation sampler: uniform, rar, rad or aas (default uniform)")
+    p.add_argument("--kernel", help="GP kernel: student-t or gaussian (default student-t)")
+    p.add_argument("--points", type=int, help="collocation points (PINN) or points per dimension (GP)")
+    p.add_argument("--steps", type=int, help="optimisation steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other option of the method, e.g. --set lr=1e-3")
+    p.add_argument("--out", default="solve-out", help="output directory (result.json and figures)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("train-preconditioner",
+                       help="train a DCDM network for pressure systems of one grid size and wall type")
+    _import_attr("pdeml.linalg.cli:add_arguments")(p)
+    p.set_defaults(func=cmd_train_preconditioner)
 
     p = sub.add_parser("list", help="list models, problems and benchmarks")
     p.add_argument("what", nargs="?", choices=["models", "problems", "benchmarks"])

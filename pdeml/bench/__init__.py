@@ -20,6 +20,14 @@ BENCHMARKS.register_lazy("operators", "pdeml.bench.operators",
                          "MgNO, LSM and FNO at equal budget on Darcy and Navier-Stokes (rollout)")
 BENCHMARKS.register_lazy("solvers", "pdeml.bench.solvers",
                          "reference-solver throughput (Darcy FD, Navier-Stokes IMEX) and cost exponents")
+BENCHMARKS.register_lazy("spectral-refiner", "pdeml.bench.spectral_refiner",
+                         "SFNO + Spectral-Refiner on Navier-Stokes: error, H^-1 estimator, time against the solver")
+BENCHMARKS.register_lazy("aas", "pdeml.bench.aas",
+                         "PINN samplers (uniform, RAR, RAD, AAS) on the peak problems, 3 seeds")
+BENCHMARKS.register_lazy("gp", "pdeml.bench.gp",
+                         "GP-HM on high-frequency/multiscale PDEs against a PINN and finite differences")
+BENCHMARKS.register_lazy("dcdm", "pdeml.bench.dcdm",
+                         "DCDM against CG, Jacobi-, IC- and AMG-PCG on 2D/3D pressure systems")
 
 
 def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "bench-out",

@@ -17,6 +17,8 @@ MODELS.register_lazy("mgno", "pdeml.models.mgno:build_mgno",
                      "multigrid neural operator (He, Liu, Xu, ICLR 2024); preset='darcy' for the paper's model")
 MODELS.register_lazy("lsm", "pdeml.models.lsm:build_lsm",
                      "latent spectral model (Wu et al., ICML 2023); preset='darcy' for the authors' settings")
+MODELS.register_lazy("sfno", "pdeml.models.sfno:build_sfno",
+                     "spatiotemporal FNO for vorticity windows (Cao et al., ICLR 2025); not the spherical FNO")
 
 
 def build(name: str, **config: Any) -> nn.Module:
