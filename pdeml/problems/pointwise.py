@@ -40,17 +40,22 @@ def autograd_gradient(u, points):
     return g
 
 
-def autograd_laplacian(u, points, grad=None):
-    """``Lap u`` (n,) by one backward pass per dimension; the full Hessian is never formed."""
+def autograd_hessian_diagonal(u, points, grad=None):
+    """``d^2 u / dx_i^2`` (n, d) by one backward pass per dimension; the full Hessian is never formed."""
     import torch
 
     g = autograd_gradient(u, points) if grad is None else grad
-    lap = torch.zeros_like(u)
+    diag = []
     for i in range(points.shape[1]):
         # row i of the Hessian is computed, only its diagonal entry is kept
         (gi,) = torch.autograd.grad(g[:, i].sum(), points, create_graph=True)
-        lap = lap + gi[:, i]
-    return lap
+        diag.append(gi[:, i])
+    return torch.stack(diag, dim=1)
+
+
+def autograd_laplacian(u, points, grad=None):
+    """``Lap u`` (n,): the sum of :func:`autograd_hessian_diagonal`."""
+    return autograd_hessian_diagonal(u, points, grad).sum(dim=1)
 
 
 

@@ -1,0 +1,345 @@
+"""Collocation samplers for PINNs, all batch sources of the one Trainer.
+
+Every sampler yields the same batch ``{"interior": (n, d), "boundary": (m, d),
+"boundary_values": (m,)}`` ``steps_per_round`` times per round (a Trainer epoch);
+``set_epoch(round)`` picks the round's collocation points against the current network:
+
+- ``uniform``: fresh uniform random points every round.
+- ``rar``: residual-based adaptive refinement (Lu et al. 2021): start from ``n/2`` uniform points
+  and add, every round, the points of largest residual in a fresh uniform candidate pool, ending
+  with ``n`` points.
+- ``rad``: residual-based adaptive distribution (Wu et al. 2023): draw ``n`` points without
+  replacement from a uniform pool with probability ``|r|^k / mean |r|^k + c`` (k = c = 1).
+- ``aas``: adversarial adaptive sampling (Tang, Zhai, Wan, Yang, ICLR 2024): a bounded flow
+  density ``p`` (:class:`~pdeml.pinn.flow.BoxFlow`) is trained to maximise
+  ``E_p[r^2] / E_U[r^2] - beta int |grad p|^2`` against the current network, then the round's
+  points are drawn from ``p``.
+
+Boundary points are fresh uniform boundary points every round, the same for every sampler.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from pdeml.pinn.flow import BoxFlow
+from pdeml.pinn.geometry import Domain
+from pdeml.registry import Registry
+
+SAMPLERS: Registry[type] = Registry("sampler")
+
+
+class CollocationSampler:
+    """Base class: uniform boundary points, snapshots of the interior points, Trainer hooks.
+
+    ``domain`` a :class:`~pdeml.pinn.geometry.Domain`; ``boundary_data(points) -> (m,)``
+    Dirichlet values; ``n_points`` interior points per round, ``n_boundary`` boundary points
+    (0 when the boundary is imposed exactly); ``rounds`` rounds of ``steps_per_round`` steps.
+    Call :meth:`bind` with the network and the residual ``residual(model, points) -> (n,)``
+    before training.
+    """
+
+    name = "base"
+
+    def __init__(self, domain: Domain, boundary_data: Callable, *, n_points: int, steps_per_round: int,
+                 rounds: int, n_boundary: int = 0, seed: int = 0, pool_factor: int = 4,
+                 residual_chunk: int = 8192, snapshot_points: int = 1000):
+        for key, value, low in (("n_points", n_points, 1), ("steps_per_round", steps_per_round, 1),
+                                ("rounds", rounds, 1), ("n_boundary", n_boundary, 0), ("pool_factor", pool_factor, 1)):
+            if int(value) != value or value < low:
+                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+        self.domain, self.boundary_data = domain, boundary_data
+        self.n_points, self.steps_per_round, self.rounds = int(n_points), int(steps_per_round), int(rounds)
+        self.n_boundary, self.pool_factor = int(n_boundary), int(pool_factor)
+        self.residual_chunk, self.snapshot_points = int(residual_chunk), int(snapshot_points)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.model: torch.nn.Module | None = None
+        self.residual_fn: Callable | None = None
+        self.round = -1
+        self.batch: dict[str, torch.Tensor] | None = None
+        self.snapshots: list[dict[str, Any]] = []
+        self.info: dict[str, float] = {}
+
+    # -- Trainer protocol ---------------------------------------------------------------------
+    def bind(self, model: torch.nn.Module, residual_fn: Callable) -> CollocationSampler:
+        self.model, self.residual_fn = model, residual_fn
+        return self
+
+    def __len__(self) -> int:
+        return self.steps_per_round
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        if self.batch is None:
+            self.set_epoch(0)
+        for _ in range(self.steps_per_round):
+            yield self.batch
+
+    def to(self, device) -> CollocationSampler:
+        self.domain.to(device)
+        if self.batch is not None:
+            self.batch = {k: v.to(device) for k, v in self.batch.items()}
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the collocation points of round ``epoch`` (against the current network)."""
+        if epoch == self.round and self.batch is not None:
+            return
+        self.round = int(epoch)
+        interior = self.domain.project(self.next_points(self.round)).detach()
+        batch = {"interior": interior}
+        if self.n_boundary:
+            xb = self.domain.sample_boundary(self.n_boundary, self.generator)
+            batch["boundary"] = xb
+            batch["boundary_values"] = self.boundary_data(xb).detach().to(xb.dtype)
+        self.batch = batch
+        keep = interior[: self.snapshot_points].detach().cpu().double().numpy()
+        self.snapshots.append({"round": self.round, "points": keep.astype(np.float32)})
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"round": torch.tensor(self.round), "generator": self.generator.get_state()}
+        if self.batch is not None:
+            state.update({f"batch_{k}": v.detach().cpu() for k, v in self.batch.items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.round = int(state["round"])
+        self.generator.set_state(state["generator"])
+        batch = {k[6:]: v.to(self.domain.device) for k, v in state.items() if k.startswith("batch_")}
+        self.batch = batch or None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def next_points(self, round_: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def uniform(self, n: int) -> torch.Tensor:
+        return self.domain.sample_interior(n, self.generator)
+
+    def squared_residual(self, points: torch.Tensor) -> torch.Tensor:
+        """``r^2`` (n,) of the bound network at ``points``, detached, computed in chunks."""
+        if self.model is None or self.residual_fn is None:
+            raise RuntimeError(f"sampler {self.name!r} needs the network: call bind(model, residual) first")
+        out = []
+        with torch.enable_grad():
+            for chunk in points.split(self.residual_chunk):
+                x = chunk.detach().requires_grad_(True)
+                out.append(self.residual_fn(self.model, x).detach() ** 2)
+        return torch.cat(out)
+
+
+@SAMPLERS.register("uniform")
+class UniformSampler(CollocationSampler):
+    """Fresh uniform random collocation points every round."""
+
+    name = "uniform"
+
+    def next_points(self, round_: int) -> torch.Tensor:
+        return self.uniform(self.n_points)
+
+
+@SAMPLERS.register("rar")
+class RARSampler(CollocationSampler):
+    """Residual-based adaptive refinement: ``initial_fraction * n`` uniform points, then every
+    round the points of largest ``|r|`` from ``pool_factor * n`` uniform candidates are added,
+    reaching ``n`` points in the last round."""
+
+    name = "rar"
+
+    def __init__(self, *args, initial_fraction: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not 0 < initial_fraction <= 1:
+            raise ValueError(f"initial_fraction must be in (0, 1], got {initial_fraction}")
+        self.n_initial = max(1, int(round(initial_fraction * self.n_points)))
+        self.per_round = math.ceil((self.n_points - self.n_initial) / max(self.rounds - 1, 1))
+        self.points: torch.Tensor | None = None
+
+    def next_points(self, round_: int) -> torch.Tensor:
+        if self.points is None or round_ == 0:
+            self.points = self.uniform(self.n_initial)
+            return self.points
+        add = min(self.per_round, self.n_points - self.points.shape[0])
+        if add > 0:
+            pool = self.uniform(self.pool_factor * self.n_points)
+            r2 = self.squared_residual(pool)
+            top = torch.topk(r2, add).indices
+            self.points = torch.cat([self.points, pool[top]])
+            self.info = {"residual_pool_mean": float(r2.mean()), "residual_pool_max": float(r2.max())}
+        return self.points
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "points": self.points.detach().cpu() if self.points is not None else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        pts = state.get("points")
+        self.points = None if pts is None else pts.to(self.domain.device)
+
+
+@SAMPLERS.register("rad")
+class RADSampler(CollocationSampler):
+    """Residual-based adaptive distribution: ``n`` points drawn without replacement from
+    ``pool_factor * n`` uniform candidates with probability ``|r|^k / mean |r|^k + c``."""
+
+    name = "rad"
+
+    def __init__(self, *args, k: float = 1.0, c: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if k < 0 or c < 0:
+            raise ValueError(f"RAD needs k >= 0 and c >= 0, got k={k}, c={c}")
+        self.k, self.c = float(k), float(c)
+
+    def next_points(self, round_: int) -> torch.Tensor:
+        if round_ == 0:
+            return self.uniform(self.n_points)
+        pool = self.uniform(self.pool_factor * self.n_points)
+        r_k = self.squared_residual(pool) ** (self.k / 2)
+        weight = r_k / r_k.mean().clamp_min(1e-300) + self.c
+        weight = torch.nan_to_num(weight, nan=self.c, posinf=float(weight[torch.isfinite(weight)].max()))
+        pick = torch.multinomial(weight.double().cpu(), self.n_points, replacement=False,
+                                 generator=self.generator)
+        return pool[pick.to(pool.device)]
+
+
+@SAMPLERS.register("aas")
+class AASSampler(CollocationSampler):
+    """Adversarial adaptive sampling with a bounded flow ``p`` on the domain's bounding box.
+
+    Every round after the first (uniform) one, the flow takes ``flow_steps`` Adam steps
+    (``flow_lr``) on ``-(E_p[w] - beta int |grad q|^2)`` against the current network:
+    ``w = r^2 / E_U[r^2]`` is the normalised squared residual and ``q`` the flow's density in
+    unit-cube coordinates (so ``beta`` is dimensionless: concentrations narrower than about
+    ``sqrt(beta)`` of the box are penalised).
+
+    Gradient estimator: importance weighting with a trust region. The residual is evaluated once
+    per round on a pool drawn from ``m = (p_old + U) / 2``; ``E_p[w] = E_m[w p / m]``, whose
+    gradient in the flow's parameters is the score-function estimator ``E_m[w (p / m) grad log p]``.
+    It needs no derivative of the residual in ``x`` (third derivatives of the network), reuses one
+    residual evaluation for all the round's flow steps, and the uniform half of the pool lets the
+    flow find high-residual regions where ``p_old`` is small. A point stops pulling once its
+    density has grown by ``1 + trust`` within the round (a PPO-style clip), so the flow follows
+    the network gradually instead of jumping onto the pool's single worst point. No baseline is
+    subtracted: with a fixed pool a baseline rewards moving mass to where no pool point looks.
+    The penalty is importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
+
+    The round's ``n`` points are then drawn from ``p`` (a fraction ``uniform_fraction``
+    uniformly); flow samples outside a non-box geometry are redrawn.
+    """
+
+    name = "aas"
+
+    def __init__(self, *args, beta: float = 1e-3, flow_steps: int = 10, flow_lr: float = 2e-3,
+                 uniform_fraction: float = 0.0, trust: float = 0.5, flow_layers: int | None = None,
+                 flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 1024, **kwargs):
+        super().__init__(*args, **kwargs)
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        if not 0 <= uniform_fraction < 1:
+            raise ValueError(f"uniform_fraction must be in [0, 1), got {uniform_fraction}")
+        self.beta, self.flow_steps, self.flow_lr = float(beta), int(flow_steps), float(flow_lr)
+        self.uniform_fraction, self.penalty_points = float(uniform_fraction), int(penalty_points)
+        if trust <= 0:
+            raise ValueError(f"trust must be positive, got {trust}")
+        self.trust = float(trust)
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
+        self.flow = BoxFlow(self.domain.dim, layers=flow_layers, bins=flow_bins, hidden=flow_hidden, seed=seed)
+        self.flow.to(device=self.domain.device, dtype=self.domain.dtype)
+        self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=self.flow_lr)
+
+    def to(self, device) -> AASSampler:
+        super().to(device)
+        self.flow.to(device)
+        return self
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """The sampling density ``p`` (n,) at domain points (n, d), per unit volume of the box."""
+        with torch.no_grad():
+            return self.flow.log_prob(self.domain.to_unit(points)).exp() / float(np.prod(self.domain.width))
+
+    def _flow_points(self, n: int) -> torch.Tensor:
+        """``n`` flow samples in unit coordinates that lie in the domain."""
+        chunks, have = [], 0
+        for _ in range(100):
+            y = self.flow.sample(max(n - have, 1) if self.domain.is_box else 2 * (n - have) + 16, self.generator)
+            y = y.to(self.domain.device)
+            if not self.domain.is_box:
+                y = y[self.domain.inside(self.domain.from_unit(y))]
+            chunks.append(y)
+            have += y.shape[0]
+            if have >= n:
+                break
+        y = torch.cat(chunks)
+        if y.shape[0] < n:  # the flow put (almost) no mass in the domain: fill up uniformly
+            y = torch.cat([y, self.domain.to_unit(self.uniform(n - y.shape[0]))])
+        return y[:n]
+
+    def _uniform_unit(self, n: int) -> torch.Tensor:
+        return self.domain.to_unit(self.uniform(n))
+
+    def gradient_penalty(self, n: int) -> torch.Tensor:
+        """``int |grad q|^2`` over the unit cube by importance sampling from ``(U + q) / 2``.
+
+        Uniform points alone miss the narrow features the penalty must see; flow points alone
+        miss the flat parts. Differentiable in the flow's parameters; 0 for a uniform ``q``."""
+        with torch.no_grad():
+            y = torch.cat([self._uniform_unit(n - n // 2), self.flow.sample(n // 2, self.generator)])
+        y = y.to(self.domain.device).requires_grad_(True)
+        q = self.flow.log_prob(y).exp()
+        (grad,) = torch.autograd.grad(q.sum(), y, create_graph=True)
+        m = 0.5 + 0.5 * q.detach()
+        return ((grad**2).sum(dim=1) / m).mean()
+
+    def train_flow(self) -> dict[str, float]:
+        """The flow's ascent steps against the current network; returns diagnostics."""
+        n_pool = self.pool_factor * self.n_points
+        with torch.no_grad():
+            y = torch.cat([self._flow_points(n_pool // 2), self._uniform_unit(n_pool - n_pool // 2)])
+            # density of the pool's mixture; inside a non-box geometry the uniform part is 1/fraction
+            log_q_old = self.flow.log_prob(y)
+            log_m = (0.5 * log_q_old.exp() + 0.5 / self.domain.volume_fraction).log()
+        r2 = self.squared_residual(self.domain.from_unit(y))
+        w = r2 / (r2 / log_m.exp()).mean().clamp_min(1e-300)  # E_U[w] = 1
+        cap = log_q_old + math.log1p(self.trust)
+        self.flow.train()
+        gain = penalty = torch.zeros(())
+        for _ in range(self.flow_steps):
+            # trust region: a point stops pulling once its density grew by the factor 1 + trust
+            gain = (w * (torch.minimum(self.flow.log_prob(y), cap) - log_m).exp()).mean()
+            penalty = self.gradient_penalty(self.penalty_points) if self.beta > 0 else torch.zeros(())
+            loss = -gain + self.beta * penalty
+            self.flow_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.flow_optimizer.step()
+        return {"flow_expected_w": float(gain.detach()), "flow_penalty": float(penalty.detach())}
+
+    def next_points(self, round_: int) -> torch.Tensor:
+        if round_ > 0 and self.flow_steps > 0:
+            self.info = self.train_flow()
+        n_uniform = int(round(self.uniform_fraction * self.n_points))
+        with torch.no_grad():
+            y = self._flow_points(self.n_points - n_uniform)
+        pts = self.domain.from_unit(y)
+        if n_uniform:
+            pts = torch.cat([pts, self.uniform(n_uniform)])
+        return pts
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update({f"flow.{k}": v.detach().cpu() for k, v in self.flow.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.flow.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
+
+
+def make_sampler(name: str, domain: Domain, boundary_data: Callable, **options) -> CollocationSampler:
+    """The sampler registered as ``name`` (``uniform``, ``rar``, ``rad``, ``aas``) with its options."""
+    cls = SAMPLERS.get(name)
+    try:
+        return cls(domain, boundary_data, **options)
+    except TypeError as err:
+        raise TypeError(f"bad options for sampler {name!r}: {err}") from err

@@ -1,0 +1,348 @@
+"""``solve_pinn``: train a PINN on a problem with a collocation sampler, through the one Trainer.
+
+The loss of a round's batch is ``mean(r^2) / s + boundary_weight * mean((u - g)^2)``: ``r`` the
+problem's autograd residual at the interior points, ``s`` the mean square of the residual of
+``u = 0`` over uniform points (for linear problems ``mean f^2``: it makes the PDE term
+dimensionless, so one ``boundary_weight`` suits problems whose forcing differs by orders of
+magnitude), ``g`` the exact solution at the boundary points. With ``boundary="exact"`` the
+Dirichlet data are built into the network (:class:`~pdeml.pinn.network.PINNModel`) and the
+second term is absent.
+
+The error is the relative L2 error against the exact solution over the domain: on a tensor grid
+in 1D and 2D, and in higher dimension by importance sampling (half uniform points, half from a
+Gaussian fitted to ``u^2`` by a few cross-entropy iterations, each weighted by ``1 / density``)
+because uniform points almost never land where a concentrated solution lives.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pdeml.device import resolve_device
+from pdeml.pinn.geometry import Domain
+from pdeml.pinn.network import Lifting, PINNModel
+from pdeml.pinn.samplers import SAMPLERS, make_sampler
+from pdeml.train import Trainer
+
+COMMON_SAMPLER_OPTIONS = {"pool_factor", "residual_chunk", "snapshot_points"}
+SAMPLER_OPTIONS = {
+    "uniform": set(),
+    "rar": {"initial_fraction"},
+    "rad": {"k", "c"},
+    "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
+            "flow_hidden", "penalty_points"},
+}
+DEFAULTS: dict[str, Any] = {
+    "rounds": 20,              # sampler rounds (Trainer epochs); steps are split evenly over them
+    "width": 64,
+    "depth": 4,
+    "activation": "tanh",
+    "boundary": "penalty",     # or "exact" (distance factor)
+    "boundary_points": None,   # default: max(64, points // 4) for the penalty, 0 for exact
+    "boundary_weight": 10.0,
+    "lifting": "fit",          # exact boundary: "fit" a network g to the Dirichlet data, or "zero" (g = 0)
+    "lifting_steps": 500,      # Adam steps fitting the lifting of the Dirichlet data (exact boundary)
+    "lr": 1e-3,
+    "scheduler": "cosine",     # stepped every step, to lr * eta_min_ratio at the end
+    "eta_min_ratio": 0.01,
+    "geometry": None,          # a deepxde geometry; default the problem's box
+    "problem_params": None,    # parameters when ``problem`` is a name
+    "eval_resolution": None,   # grid points per axis (1D: 8193, 2D: 513)
+    "eval_points": 40000,      # importance-sampled points in 3D and more
+    "track_points": 8192,      # evaluation points used for the per-round error in the history
+    "run_dir": None,
+}
+
+
+@dataclass
+class EvaluationSet:
+    """Points (n, d), weights (n,) and exact values (n,) (float64) for a weighted relative L2."""
+
+    points: torch.Tensor
+    weights: torch.Tensor
+    exact: torch.Tensor
+    kind: str
+    shape: list[int] | None = None
+
+    def relative_l2(self, predict, index: torch.Tensor | None = None) -> float:
+        pts, w, u = self.points, self.weights, self.exact
+        if index is not None:
+            pts, w, u = pts[index], w[index], u[index]
+        pred = predict(pts).double().to(u.device)
+        return float(torch.sqrt((w * (pred - u) ** 2).sum() / (w * u**2).sum().clamp_min(1e-300)))
+
+
+@dataclass
+class PINNResult:
+    """A trained PINN: ``relative_l2`` vs the exact solution, training ``seconds``, the ``model``,
+    the per-round ``history``, the sampler's point ``sampler_points`` (list of
+    ``{"round", "points": (k, d) array}``) and :meth:`predict`."""
+
+    problem: Any
+    sampler: str
+    relative_l2: float
+    seconds: float
+    model: PINNModel
+    history: list[dict[str, Any]]
+    sampler_points: list[dict[str, Any]]
+    points: int
+    steps: int
+    domain: Domain
+    evaluation: EvaluationSet
+    options: dict[str, Any] = field(default_factory=dict)
+    density: Any = None
+
+    @torch.no_grad()
+    def predict(self, points: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+        """``u`` (n,) at ``points`` (n, d) (on the model's device and dtype)."""
+        if not isinstance(points, torch.Tensor) or points.ndim != 2 or points.shape[1] != self.domain.dim:
+            got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+            raise ValueError(f"points must be a tensor of shape (n, {self.domain.dim}), got {got}")
+        p = next(self.model.parameters())
+        return torch.cat([self.model(c.to(p.device, p.dtype)) for c in points.split(chunk)])
+
+    def summary(self) -> dict[str, Any]:
+        return {"problem": self.problem.name, "dim": self.domain.dim, "sampler": self.sampler,
+                "relative_l2": self.relative_l2, "seconds": self.seconds, "points": self.points,
+                "steps": self.steps}
+
+
+def resolve_problem(problem, params: dict[str, Any] | None = None):
+    """A problem instance from a name (with ``params``) or an instance with a residual."""
+    if isinstance(problem, str):
+        from pdeml import problems
+
+        problem = problems.get(problem, **(params or {}))
+    elif params:
+        raise ValueError("problem_params apply only when the problem is given by name")
+    missing = [a for a in ("residual", "exact_on_points", "dim", "domain") if not hasattr(problem, a)]
+    if missing:
+        raise TypeError(f"a PINN needs a problem with an exact solution and a residual (an ExactProblem); "
+                        f"{type(problem).__name__} lacks {', '.join(missing)}")
+    return problem
+
+
+def _residual_scale(problem, domain: Domain, generator: torch.Generator, n: int = 4096) -> float:
+    """Mean square residual of ``u = 0`` over uniform points (``mean f^2`` for a linear problem)."""
+    x = domain.sample_interior(n, generator).double().requires_grad_(True)
+    r = problem.residual(lambda p: 0.0 * (p**3).sum(dim=1), x).detach()  # keeps a graph to differentiate
+    scale = float((r**2).mean())
+    return scale if math.isfinite(scale) and scale > 1e-30 else 1.0
+
+
+def _truncated_normal(mean, std, low, high, n, generator):
+    """Samples (n, d) of a diagonal normal truncated to the box, and their log density (n,)."""
+    normal = torch.distributions.Normal(0.0, 1.0)
+    a, b = normal.cdf((low - mean) / std), normal.cdf((high - mean) / std)
+    u = a + (b - a) * torch.rand(n, mean.shape[0], generator=generator, dtype=torch.float64)
+    z = torch.special.ndtri(u.clamp(1e-15, 1 - 1e-15))
+    x = (mean + std * z).clamp(low, high)
+    logq = (normal.log_prob(z) - torch.log(std) - torch.log(b - a)).sum(dim=1)
+    return x, logq
+
+
+def _truncated_normal_logpdf(x, mean, std, low, high):
+    normal = torch.distributions.Normal(0.0, 1.0)
+    a, b = normal.cdf((low - mean) / std), normal.cdf((high - mean) / std)
+    return (normal.log_prob((x - mean) / std) - torch.log(std) - torch.log(b - a)).sum(dim=1)
+
+
+def evaluation_set(problem, domain: Domain, resolution: int | None = None, n_points: int = 40000,
+                   seed: int = 1234) -> EvaluationSet:
+    """The fixed points where the error is measured (see the module docstring); float64, CPU."""
+    dim = domain.dim
+    exact = lambda x: torch.as_tensor(problem.exact_on_points(x), dtype=torch.float64)  # noqa: E731
+    host = Domain(domain.geometry, dtype=torch.float64, device="cpu")
+    if dim <= 2:
+        res = resolution or (8193 if dim == 1 else 513)
+        pts, shape = host.grid(res)
+        if not host.is_box:
+            pts, shape = pts[host.inside(pts)], None
+        return EvaluationSet(pts, torch.ones(pts.shape[0], dtype=torch.float64), exact(pts), "grid", shape)
+    g = torch.Generator().manual_seed(seed)
+    low, high = torch.as_tensor(host.low), torch.as_tensor(host.high)
+    mean, std = (low + high) / 2, (high - low) / 4
+    for _ in range(4):  # cross-entropy fit of a Gaussian to u^2
+        x, logq = _truncated_normal(mean, std, low, high, n_points, g)
+        w = exact(x) ** 2 * torch.exp(-(logq - logq.max()))
+        if not torch.isfinite(w).all() or w.sum() <= 0:
+            break
+        w = w / w.sum()
+        mean = (w[:, None] * x).sum(0)
+        std = torch.sqrt((w[:, None] * (x - mean) ** 2).sum(0)).clamp_min(1e-3 * float((high - low).min()))
+    n_normal = n_points // 2
+    x_n, _ = _truncated_normal(mean, std, low, high, n_normal, g)
+    x = torch.cat([x_n, host.sample_interior(n_points - n_normal, g)])
+    volume = float(torch.prod(high - low))
+    density = 0.5 * torch.exp(_truncated_normal_logpdf(x, mean, std, low, high)) + 0.5 / volume
+    keep = host.inside(x)
+    x, density = x[keep], density[keep]
+    return EvaluationSet(x, 1.0 / density, exact(x), "importance")
+
+
+def _known_options(sampler: str) -> set[str]:
+    return set(DEFAULTS) | COMMON_SAMPLER_OPTIONS | SAMPLER_OPTIONS.get(sampler, set())
+
+
+def _split_options(sampler: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    unknown = sorted(set(options) - _known_options(sampler))
+    if unknown:
+        owners = {k: [s for s, keys in SAMPLER_OPTIONS.items() if k in keys] for k in unknown}
+        hints = [f"{k!r} is an option of sampler {', '.join(v)}" for k, v in owners.items() if v]
+        known = sorted(_known_options(sampler))
+        raise ValueError(f"unknown option(s) {unknown} for a PINN with sampler {sampler!r}"
+                         + (f" ({'; '.join(hints)})" if hints else "") + f"; known options: {', '.join(known)}")
+    sampler_keys = COMMON_SAMPLER_OPTIONS | SAMPLER_OPTIONS[sampler]
+    sampler_opts = {k: v for k, v in options.items() if k in sampler_keys}
+    general = {**DEFAULTS, **{k: v for k, v in options.items() if k not in sampler_keys}}
+    return general, sampler_opts
+
+
+def _fit_lifting(domain: Domain, problem, dim: int, device, dtype, generator, seed: int,
+                 steps: int) -> Lifting | None:
+    """A network ``g`` matching the Dirichlet data (``steps`` Adam steps), or None when the data
+    vanish."""
+    xb = domain.sample_boundary(4096, generator)
+    gb = torch.as_tensor(problem.exact_on_points(xb), dtype=dtype, device=xb.device)
+    if float(gb.abs().max()) <= 1e-12:
+        return None
+    torch.manual_seed(seed)
+    lifting = Lifting(dim, domain.low.tolist(), domain.high.tolist(), shift=float(gb.mean()),
+                      scale=max(float(gb.std()), 1e-12)).to(dtype)
+    trainer = Trainer(lifting, lambda m, b: (((m(b[0]) - b[1]) ** 2).mean(), {}), [(xb, gb)] * steps,
+                      epochs=1, lr=1e-2, device=str(device), precision="fp32", progress=False, seed=seed,
+                      scheduler="cosine", scheduler_interval="step")
+    trainer.fit()
+    return lifting.eval()
+
+
+def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, steps: int | None = None,
+               seed: int = 0, device: str = "auto", progress: bool | None = None,
+               dtype: torch.dtype = torch.float32, **options) -> PINNResult:
+    """Train a PINN for ``problem`` (a name or an ExactProblem, 1D to 10D and more) and measure it.
+
+    ``sampler``: ``uniform``, ``rar``, ``rad`` or ``aas``; ``points`` collocation points per round
+    (default 1000); ``steps`` Adam steps (default 2000), split into ``rounds`` (default 20)
+    sampler rounds. Other ``options``: see :data:`DEFAULTS` and the sampler classes
+    (e.g. ``beta``, ``flow_steps`` for AAS; ``k``, ``c`` for RAD). Returns a :class:`PINNResult`.
+    """
+    sampler = str(sampler).lower()
+    if sampler not in SAMPLER_OPTIONS:
+        SAMPLERS.get(sampler)  # raises, listing the known samplers
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    general, sampler_opts = _split_options(sampler, options)
+    points = 1000 if points is None else points
+    steps = 2000 if steps is None else steps
+    rounds = int(general["rounds"])
+    for key, value in (("points", points), ("steps", steps), ("rounds", rounds)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    rounds = min(rounds, steps)
+    if steps % rounds and "rounds" not in options:  # the default: the largest divisor of steps up to 20
+        rounds = max(r for r in range(1, rounds + 1) if steps % r == 0)
+    if steps % rounds:
+        raise ValueError(f"steps ({steps}) must be a multiple of rounds ({rounds}): every round trains "
+                         "the same number of steps")
+    problem = resolve_problem(problem, general["problem_params"])
+    dev = resolve_device(device)
+    domain = Domain.from_problem(problem, general["geometry"], dtype=dtype, device=dev)
+    generator = torch.Generator().manual_seed(int(seed))
+
+    boundary = general["boundary"]
+    if boundary not in ("penalty", "exact"):
+        raise ValueError(f"boundary must be 'penalty' or 'exact', got {boundary!r}")
+    n_boundary = general["boundary_points"]
+    if n_boundary is None:
+        n_boundary = max(64, points // 4) if boundary == "penalty" else 0
+    scale = _residual_scale(problem, domain, generator)
+    start = time.perf_counter()
+    lifting = None
+    if general["lifting"] not in ("fit", "zero"):
+        raise ValueError(f"lifting must be 'fit' or 'zero', got {general['lifting']!r}")
+    if boundary == "exact":
+        domain.distance_factor(domain.sample_interior(2, generator))  # fails early for shapes without one
+    if boundary == "exact" and general["lifting"] == "fit":
+        lifting = _fit_lifting(domain, problem, domain.dim, dev, dtype, generator, seed,
+                               int(general["lifting_steps"]))
+    torch.manual_seed(int(seed))
+    model = PINNModel(domain.dim, domain.low.tolist(), domain.high.tolist(), width=int(general["width"]),
+                      depth=int(general["depth"]), activation=general["activation"], boundary=boundary,
+                      distance=domain.distance_factor, lifting=lifting).to(device=dev, dtype=dtype)
+
+    def boundary_data(x: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(problem.exact_on_points(x), dtype=x.dtype, device=x.device)
+
+    def residual(net, x: torch.Tensor) -> torch.Tensor:
+        return problem.residual(net, x)
+
+    source = make_sampler(sampler, domain, boundary_data, n_points=points, steps_per_round=steps // rounds,
+                          rounds=rounds, n_boundary=n_boundary,
+                          seed=int(torch.randint(0, 2**31 - 1, (1,), generator=generator)), **sampler_opts)
+    source.bind(model, residual)
+    weight = float(general["boundary_weight"])
+
+    def objective(net, batch):
+        x = batch["interior"].detach().requires_grad_(True)
+        r = residual(net, x)
+        loss_r = (r**2).mean() / scale
+        metrics = {"residual_loss": loss_r.detach()}
+        loss = loss_r
+        if "boundary" in batch:
+            loss_b = ((net(batch["boundary"]) - batch["boundary_values"]) ** 2).mean()
+            loss = loss + weight * loss_b
+            metrics["boundary_loss"] = loss_b.detach()
+        return loss, metrics
+
+    evaluation = evaluation_set(problem, domain, general["eval_resolution"], int(general["eval_points"]))
+    n_track = min(int(general["track_points"]), evaluation.points.shape[0])
+    track = torch.randperm(evaluation.points.shape[0], generator=torch.Generator().manual_seed(7))[:n_track]
+
+    def predict(x):
+        with torch.no_grad():
+            return torch.cat([model(c.to(dev, dtype)) for c in x.split(65536)])
+
+    def on_round(trainer, record):
+        record["sampler_round"] = source.round
+        record.update({f"sampler_{k}": v for k, v in source.info.items()})
+        tic = time.perf_counter()
+        record["relative_l2"] = evaluation.relative_l2(predict, track)
+        record["eval_seconds"] = time.perf_counter() - tic
+
+    scheduler_options = {}
+    if general["scheduler"] == "cosine":
+        scheduler_options = {"eta_min": float(general["lr"]) * float(general["eta_min_ratio"])}
+    trainer = Trainer(model, objective, source, epochs=rounds, lr=float(general["lr"]),
+                      scheduler=general["scheduler"], scheduler_options=scheduler_options,
+                      scheduler_interval="step" if general["scheduler"] != "none" else None,
+                      precision="fp32", device=str(dev), progress=progress, seed=int(seed),
+                      run_dir=general["run_dir"], model_config=model.config, callbacks=[on_round],
+                      extra_config={"pinn": {"problem": problem.name, "sampler": sampler, "points": points,
+                                             "steps": steps, "residual_scale": scale}})
+    result = trainer.fit()
+    eval_seconds = sum(r.get("eval_seconds", 0.0) for r in result.history)
+    seconds = time.perf_counter() - start - eval_seconds
+    model.eval()
+    error = evaluation.relative_l2(predict)
+    density = source.density if hasattr(source, "density") else None
+    return PINNResult(problem, sampler, error, seconds, model, result.history, source.snapshots, points, steps,
+                      domain, evaluation, {**general, **sampler_opts, "residual_scale": scale,
+                                           "boundary_points": n_boundary}, density)
+
+
+def save_result(result: PINNResult, path: str | Path) -> Path:
+    """The trained network as a checkpoint (model config as JSON, tensors as a state dict)."""
+    from pdeml.train.checkpoint import config_json, model_state, save_checkpoint
+
+    save_checkpoint(Path(path), {"model": model_state(result.model), "model_config": config_json(result.model.config)})
+    return Path(path)
+
+
+__all__ = ["DEFAULTS", "EvaluationSet", "PINNResult", "evaluation_set", "resolve_problem", "save_result",
+           "solve_pinn"]
