@@ -1,0 +1,82 @@
+"""Figures of a GP-HM fit: solution, error and the learned spectrum (weights against frequencies)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pdeml.io import atomic_path  # noqa: E402
+
+
+def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = None) -> Path:
+    """Three panels (1D: solution vs exact, |error|, spectrum; 2D: solution, |error|, spectrum)."""
+    axes = solver.eval_axes(eval_points or solver.eval_points)
+    pred = solver.predict_grid(axes).cpu().numpy()
+    exact = np.asarray(solver.problem.exact(*np.meshgrid(*axes, indexing="ij")), dtype=np.float64)
+    err = np.abs(pred - exact)
+    rel = np.linalg.norm(pred - exact) / max(np.linalg.norm(exact), 1e-300)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    nodes = [a.cpu().numpy() for a in solver.model.axes]
+    if len(axes) == 1:
+        x = axes[0]
+        ax[0].plot(x, exact, "k-", lw=1.0, label="exact")
+        ax[0].plot(x, pred, "r--", lw=0.8, label="GP mean")
+        ax[0].plot(nodes[0], solver.solution.cpu().numpy(), "b.", ms=2, label="grid values U")
+        ax[0].set_xlabel("x")
+        ax[0].legend(loc="upper right", fontsize=8)
+        ax[1].semilogy(x, np.maximum(err, 1e-300), "r-", lw=0.8)
+        ax[1].set_xlabel("x")
+        ax[1].set_ylabel("|u - u_exact|")
+    else:
+        ext = (*solver.problem.domain[0], *solver.problem.domain[1])
+        im = ax[0].imshow(pred.T, origin="lower", extent=ext, aspect="auto", cmap="RdBu_r")
+        fig.colorbar(im, ax=ax[0])
+        im = ax[1].imshow(err.T, origin="lower", extent=ext, aspect="auto", cmap="magma")
+        fig.colorbar(im, ax=ax[1])
+        for a in ax[:2]:
+            a.set_xlabel("x")
+            a.set_ylabel("y")
+    ax[0].set_title(f"{solver.problem.name}: GP-HM ({solver.kernel})")
+    ax[1].set_title(f"|error|, relative L2 {rel:.2e}")
+    for k, (spec, target) in enumerate(zip(solver.spectra(), solver.problem_frequencies)):
+        label = "xyz"[k] if k < 3 else f"x{k}"
+        ax[2].stem(spec["freq"], spec["weight"], linefmt=f"C{k}-", markerfmt=f"C{k}o", basefmt=" ",
+                   label=f"axis {label}")
+        if target > 0:
+            ax[2].axvline(target, color=f"C{k}", ls=":", lw=1.0)
+    ax[2].set_yscale("log")
+    ax[2].set_xlabel("frequency mu_q (cycles per unit)")
+    ax[2].set_ylabel("weight w_q")
+    ax[2].set_title("learned spectrum (dotted: problem's frequency)")
+    ax[2].legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path
+
+
+def save_history_figure(solver, path: str | os.PathLike) -> Path:
+    """Relative L2 against optimizer steps (Adam, then L-BFGS)."""
+    hist = solver.history
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for phase in dict.fromkeys(r["phase"] for r in hist):
+        rows = [r for r in hist if r["phase"] == phase]
+        ax.semilogy([r["step"] for r in rows], [r["relative_l2"] for r in rows], "o-", ms=3, label=phase)
+    ax.set_xlabel("step")
+    ax.set_ylabel("relative L2")
+    ax.set_title(solver.problem.name)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,199 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pdeml import problems
+from pdeml.gp import (
+    GPSolver,
+    Kronecker,
+    SpectralMixture,
+    ToeplitzGrid,
+    estimate_frequencies,
+    kron_matvec,
+)
+from pdeml.gp.kronecker import spd_inverse
+
+
+def _kernel(family, q=4, seed=0):
+    k = SpectralMixture(q, family, freq_scale=3.0)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # away from the symmetric initial values
+        k.log_weight.add_(0.3 * torch.randn(q, generator=gen, dtype=torch.float64))
+        k.log_inv_lengthscale.add_(0.5 * torch.randn(q, generator=gen, dtype=torch.float64))
+    return k
+
+
+@pytest.mark.parametrize("family", ["student-t", "gaussian"])
+def test_kernel_derivatives_match_finite_differences_including_the_diagonal(family):
+    k = _kernel(family)
+    d = torch.tensor([-0.7, -0.13, -1e-3, 0.0, 1e-3, 0.2, 0.9], dtype=torch.float64)
+    h = 1e-4
+    k0, k1, k2 = [t.detach() for t in k.derivatives(d, 2)]
+    fd1 = (k(d + h) - k(d - h)) / (2 * h)
+    fd2 = (k(d + h) - 2 * k(d) + k(d - h)) / h**2
+    assert torch.allclose(k1, fd1, rtol=1e-6, atol=1e-6)
+    assert torch.allclose(k2, fd2, rtol=1e-4, atol=1e-4)
+    # on the diagonal: k'(0) = 0 and k''(0) = -sum w (rho^2 a + (2 pi mu)^2) with a = 5/3 (Matérn) or 1
+    a = 5.0 / 3.0 if family == "student-t" else 1.0
+    expected = -(k.weights * (a * k.inv_lengthscales**2 + (2 * math.pi * k.freq) ** 2)).sum()
+    assert abs(float(k1[3])) < 1e-14
+    assert torch.allclose(k2[3], expected, rtol=1e-12)
+    # d/dx' = -d/dd: the kernel matrix derivative in the second argument by finite differences
+    x, y = torch.tensor([0.3], dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64)
+    mixed = (k.matrix(x, y + h, 1) - k.matrix(x, y - h, 1)) / (2 * h)
+    assert torch.allclose(mixed, -k.matrix(x, y, 2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["student-t", "gaussian"])
+def test_spectral_density_integrates_to_the_variance_and_peaks_at_mu(family):
+    k = SpectralMixture(1, family, freq_scale=5.0, lengthscale_init=2.0)
+    with torch.no_grad():
+        k.freq.fill_(5.0)
+    s = torch.linspace(-60, 60, 240001, dtype=torch.float64)
+    dens = k.spectral_density(s).detach()
+    assert abs(float(torch.trapezoid(dens, s)) - float(k(torch.zeros(1)).detach()[0])) < 1e-6
+    assert abs(float(s[dens.argmax()]).__abs__() - 5.0) < 1e-2
+
+
+def test_toeplitz_grid_matches_dense_kernel_matrices():
+    k = _kernel("student-t")
+    x = torch.linspace(0.0, 2.0, 17, dtype=torch.float64)
+    grid = ToeplitzGrid(17, float(x[1] - x[0]))
+    for order, mat in enumerate(grid.matrices(k, 2)):
+        assert torch.allclose(mat, k.matrix(x, x, order), atol=1e-13)
+
+
+def _spd(n, seed):
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, n, generator=gen, dtype=torch.float64)
+    return a @ a.T / n + 0.5 * torch.eye(n, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("method", ["cholesky", "inverse", "eigh"])
+def test_kronecker_solve_logdet_matvec_against_dense(method):
+    factors = [_spd(4, 0), _spd(3, 1), _spd(5, 2)]
+    kron = Kronecker(factors, method)
+    dense = kron.dense()
+    assert dense.shape == (60, 60)
+    v = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    flat = v.reshape(-1)
+    assert torch.allclose(kron.matvec(v).reshape(-1), dense @ flat, atol=1e-12)
+    assert torch.allclose(kron.solve(flat), torch.linalg.solve(dense, flat), atol=1e-10)
+    assert torch.allclose(kron.logdet(), torch.linalg.slogdet(dense)[1], atol=1e-10)
+    assert torch.allclose(kron.quad(v), flat @ torch.linalg.solve(dense, flat), atol=1e-10)
+    if method == "eigh":
+        shifted = dense + 0.3 * torch.eye(60, dtype=torch.float64)
+        assert torch.allclose(kron.solve(v, noise=0.3).reshape(-1), torch.linalg.solve(shifted, flat), atol=1e-10)
+        assert torch.allclose(kron.logdet(noise=0.3), torch.linalg.slogdet(shifted)[1], atol=1e-10)
+    rect = [torch.ones(2, 4, dtype=torch.float64), factors[1], factors[2][:1]]
+    assert kron_matvec(rect, v).shape == (2, 3, 1)
+    with pytest.raises(ValueError, match="expected a vector of shape"):
+        kron.solve(torch.zeros(7, dtype=torch.float64))
+
+
+def test_spd_inverse_gradients_match_autograd_of_cholesky():
+    a = _spd(6, 4).requires_grad_(True)
+    w = torch.randn(6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    inv, logdet = spd_inverse(a)
+    ((inv * w).sum() + 0.7 * logdet).backward()
+    g = a.grad.clone()
+    a.grad = None
+    ((torch.cholesky_inverse(torch.linalg.cholesky(a)) * w).sum() + 0.7 * torch.logdet(a)).backward()
+    # a symmetric matrix: only the symmetric part of the gradient is defined
+    assert torch.allclose(g + g.T, a.grad + a.grad.T, atol=1e-10)
+
+
+def test_frequency_estimate_finds_the_problem_frequency():
+    f = estimate_frequencies(problems.get("poisson1d_sin100"))[0]
+    assert 100 / (2 * np.pi) <= f < 100 / (2 * np.pi) + 0.6
+    fx, fy = estimate_frequencies(problems.get("advection_sin200"))
+    assert fy >= 200 / (2 * np.pi) and fx < 1.0
+
+
+@pytest.fixture(scope="module")
+def low_frequency_fit():
+    prob = problems.get("poisson1d_sin100", freq=3.0)
+    return GPSolver(prob, 40, profile_steps=100, device="cpu", progress=False).fit()
+
+
+def test_low_frequency_poisson_is_solved_to_high_accuracy_in_seconds(low_frequency_fit):
+    s = low_frequency_fit
+    assert s.relative_l2() < 3e-4
+    assert s.seconds < 30
+    assert s.model.U.dtype == torch.float64  # the Trainer keeps float64 parameters
+    assert [r["phase"] for r in s.history][-1] == "profile"
+    assert s.history[-1]["relative_l2"] < s.history[0]["relative_l2"]
+
+
+def test_conditional_mean_evaluates_off_grid_with_derivatives(low_frequency_fit):
+    s = low_frequency_fit
+    x = torch.rand(50, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 * np.pi
+    u = s.predict(x)
+    exact = torch.sin(3 * x[:, 0])
+    assert float((u - exact).norm() / exact.norm()) < 1e-3
+    uxx = s.predict(x, derivative=[2])
+    assert float((uxx + 9 * exact).norm() / (9 * exact).norm()) < 1e-2
+    grid = s.predict_grid([x[:5, 0].numpy()])
+    assert torch.allclose(grid, u[:5])
+    with pytest.raises(ValueError, match=r"points must have shape \(m, 1\)"):
+        s.predict(torch.zeros(3, 2))
+
+
+def test_two_dimensional_fit_and_pointwise_prediction_agree():
+    prob = problems.get("poisson2d_sin100", freq=2.0)
+    s = GPSolver(prob, [16, 15], profile_steps=40, device="cpu", progress=False).fit()
+    pts = torch.tensor([[0.3, 1.1], [2.0, 5.5], [4.4, 0.7]], dtype=torch.float64)
+    grid = s.predict_grid([pts[:, 0], pts[:, 1]])
+    assert torch.allclose(s.predict(pts), torch.diagonal(grid))
+    assert s.relative_l2() < 0.03
+
+
+def test_bad_input_gets_clear_messages():
+    with pytest.warns(UserWarning, match="cannot reach the problem's frequency"):
+        GPSolver("poisson1d_sin100", 400, freq_scale=5.0, profile_steps=1, device="cpu")
+    with pytest.warns(UserWarning, match="resolve frequencies up to"):
+        GPSolver("poisson1d_sin100", 50, profile_steps=1, device="cpu")
+    with pytest.raises(ValueError, match="closed-form solution"):
+        GPSolver("darcy", 16, device="cpu")
+    with pytest.raises(ValueError, match="no grid operator"):
+        GPSolver("two_peaks", 16, device="cpu")
+    with pytest.raises(ValueError, match="points_per_dim has 3 entries but the problem has 2"):
+        GPSolver("poisson2d_sin100", [8, 8, 8], device="cpu")
+    with pytest.raises(ValueError, match="freq_scale has 1 entries"):
+        GPSolver("poisson2d_sin100", 8, freq_scale=[3.0], device="cpu")
+    with pytest.raises(ValueError, match="unknown kernel"):
+        GPSolver("poisson1d_sin100", 8, kernel="laplace", device="cpu")
+    with pytest.raises(ValueError, match="profile_steps needs a grid"):
+        GPSolver("poisson2d_sin100", 64, profile_steps=5, device="cpu")
+
+
+def test_cli_solve_with_gp(tmp_path, capsys):
+    from pdeml.cli import main
+
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="use at least 203 points"):  # 24 points cannot resolve sin(100x)
+        assert main(["solve", "poisson1d_sin100", "--method", "gp", "--points", "24", "--out", str(out), "--quiet",
+                     "--set", "profile_steps=5", "--set", "components=6"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["method"] == "gp" and result["components"] == 6 and result["points_per_dim"] == 24
+    assert 0 < result["relative_l2"] < 2 and (out / "gp_poisson1d_sin100.png").stat().st_size > 0
+    assert main(["solve", "poisson1d_sin100", "--method", "gp", "--sampler", "rad", "--out", str(out)]) != 0
+    assert "--sampler does not apply" in capsys.readouterr().err
+
+
+def test_bench_gp_tiny(tmp_path):
+    from pdeml.cli import main
+
+    assert main(["bench", "gp", "--preset", "tiny", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    rows = json.loads((tmp_path / "gp.json").read_text())["results"]
+    cases = ["poisson1d_sin100", "poisson2d_sin100", "advection_sin200"]
+    assert [r["case"] for r in rows if r["method"].startswith("gp")] == cases
+    assert sum(r["method"] == "pinn (uniform)" for r in rows) == 3
+    for r in rows:
+        assert math.isfinite(r["relative_l2"]) and r["seconds"] >= 0
+    gp = {r["case"]: r["relative_l2"] for r in rows if r["method"].startswith("gp")}
+    assert gp["poisson1d_sin100"] < 0.1
+    assert (tmp_path / "gp_poisson1d_sin100_student-t.png").exists()
