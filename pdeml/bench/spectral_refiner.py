@@ -1,0 +1,331 @@
+"""``pdeml bench spectral-refiner``: SFNO + Spectral-Refiner on 2D Navier–Stokes (nu = 1e-3, FNO forcing).
+
+Data: trajectories of pdeml's pseudo-spectral solver (float64, 2/3 dealiasing, CN/Heun) from
+Gaussian-random-field initial vorticity, recorded every ``frame_dt`` after a warm-up. The SFNO
+trains (relative space-time L2, Adam, one-cycle) on windows of ``t_in`` frames -> ``t_out`` frames
+at the training resolution (stride-downsampled from the solver grid) and is tested zero-shot at
+the solver resolution on held-out trajectories. Each test window is then refined by
+:class:`pdeml.refine.SpectralRefiner` (per sample, float64, no data).
+
+Per test sample: relative L2 against the reference before/after refinement, the H^-1 estimator
+before/after, the estimator of the reference itself (its discretisation floor) and the
+refinement time. Summary rows: the Spearman rank correlation between the estimator and the true
+error over the predictions of the SFNO after every training epoch (differing quality), the SFNO
+inference time against the reference solver over the same horizon, and the cheapest coarser
+solver run (coarser grid, larger time step) whose error is at most the refined SFNO's.
+
+Settings. ``paper`` is the authors' setting (256^2 solver with dt 1e-3, warm-up to t = 30,
+100 frames on (30, 50], 1152 training trajectories, 64^2 training, 256^2 test; 10 in, 40 out).
+``small`` is sized for 2 CPU cores: solver at 128^2 with dt 5e-3 (CFL about 0.1), a warm-up to
+t = 5 only (the flow is still developing from its random initial state), frames every 0.2 as
+in the paper, 24 training and 6 test trajectories, windows 10 -> 10 frames, training at 64^2 and
+testing at 128^2, a narrower SFNO (width 12, channel expansion 2, modes (12, 12, 5)) for 8 epochs;
+the refinement runs 100 Adam iterations (the paper's learning rates; 50 iterations leave the
+error still falling).
+``tiny`` only exercises the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
+from pdeml.device import resolve_device
+from pdeml.models import build, count_parameters
+from pdeml.models.workflow import operator_objective
+from pdeml.problems.navier_stokes import NavierStokes2D
+from pdeml.refine import SpectralRefiner, ns_estimator
+from pdeml.solvers.spectral import downsample, navier_stokes_2d
+from pdeml.train import Trainer
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"data": {"solver_resolution": 32, "dt": 1e-2, "warmup": 0.5, "frame_dt": 0.2, "n_frames": 14,
+                      "n_train": 3, "n_test": 2},
+             "train_resolution": 16, "t_in": 6, "t_out": 4, "window_stride": 2,
+             "model": {"modes": [4, 4, 3], "width": 6, "n_layers": 1, "latent_steps": 6, "channel_expansion": 1},
+             "epochs": 2, "batch_size": 4, "lr": 3e-3,
+             "refine": {"modes": None, "steps": 4}, "coarse": [[16, 2e-2]]},
+    "small": {"data": {"solver_resolution": 128, "dt": 5e-3, "warmup": 5.0, "frame_dt": 0.2, "n_frames": 40,
+                       "n_train": 24, "n_test": 6},
+              "train_resolution": 64, "t_in": 10, "t_out": 10, "window_stride": 3,
+              "model": {"modes": [12, 12, 5], "width": 12, "n_layers": 4, "latent_steps": 10,
+                        "channel_expansion": 2},
+              "epochs": 8, "batch_size": 4, "lr": 3e-3,
+              "refine": {"modes": [64, 64, 6], "steps": 100}, "coarse": [[64, 1e-2], [48, 1e-2], [32, 2e-2]]},
+    "paper": {"data": {"solver_resolution": 256, "dt": 1e-3, "warmup": 30.0, "frame_dt": 0.2, "n_frames": 100,
+                       "n_train": 1152, "n_test": 16},
+              "train_resolution": 64, "t_in": 10, "t_out": 40, "window_stride": 10,
+              "model": {"modes": [12, 12, 5], "width": 20, "n_layers": 4, "latent_steps": 10,
+                        "channel_expansion": 4},
+              "epochs": 10, "batch_size": 4, "lr": 1e-3,
+              "refine": {"modes": [64, 64, 6], "steps": 50},
+              "coarse": [[128, 2e-3], [96, 2e-3], [64, 5e-3], [48, 1e-2]]},
+}
+
+NU = 1e-3
+#: the FNO forcing f(X, Y) of the data (callable on torch grids)
+_forcing = NavierStokes2D(nu=NU, forcing="fno").forcing
+
+
+def problem(d: dict[str, Any]) -> NavierStokes2D:
+    """The data recipe: frames every ``frame_dt`` after ``warmup`` (plus the frame at ``warmup``)."""
+    return NavierStokes2D(nu=NU, forcing="fno", dt=d["dt"], warmup=d["warmup"],
+                          t_final=d["warmup"] + d["frame_dt"] * d["n_frames"], n_snapshots=d["n_frames"],
+                          solver_resolution=d["solver_resolution"])
+
+
+def trajectories(d: dict[str, Any], progress: bool | None) -> Tensor:
+    """``(n_train + n_test, s, s, 1 + n_frames)`` float32 vorticity at the solver resolution (cached)."""
+    prob = problem(d)
+    n = d["n_train"] + d["n_test"]
+    path = cached_dataset("navier_stokes", n, d["solver_resolution"], seed=0, params=prob.params,
+                          progress=progress, workers=2)
+    data = load_dataset(path)
+    return torch.cat([data.x[:, 0, :, :, None], data.y[:, 0]], dim=-1)
+
+
+def windows(traj: Tensor, t_in: int, t_out: int, stride: int) -> tuple[Tensor, Tensor]:
+    """Every ``t_in -> t_out`` window (start every ``stride`` frames) of ``(B, s, s, F)`` trajectories."""
+    xs, ys = [], []
+    for s in range(0, traj.shape[-1] - t_in - t_out + 1, stride):
+        xs.append(traj[..., s:s + t_in])
+        ys.append(traj[..., s + t_in:s + t_in + t_out])
+    return torch.cat(xs), torch.cat(ys)
+
+
+def spectral_upsample(w: Tensor, n: int) -> Tensor:
+    """Trigonometric interpolation of periodic fields ``(..., m, m)`` onto ``n x n`` (n >= m, both even)."""
+    m = w.shape[-1]
+    if m == n:
+        return w
+    w_hat = torch.fft.rfft2(w)
+    out = torch.zeros(*w.shape[:-2], n, n // 2 + 1, dtype=w_hat.dtype, device=w.device)
+    h = m // 2
+    out[..., :h, :h] = w_hat[..., :h, :h]
+    out[..., n - h + 1:, :h] = w_hat[..., m - h + 1:, :h]  # the coarse Nyquist row is dropped
+    return torch.fft.irfft2(out, s=(n, n)) * (n / m) ** 2
+
+
+def _rel_l2(pred: Tensor, truth: Tensor) -> Tensor:
+    dims = tuple(range(1, pred.ndim))
+    return torch.linalg.vector_norm(pred - truth, dim=dims) / torch.linalg.vector_norm(truth, dim=dims)
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(np.asarray(a), np.asarray(b)).statistic)
+
+
+@torch.no_grad()
+def _predict(model, x: Tensor, t_out: int, batch: int = 4) -> Tensor:
+    model.eval()
+    return torch.cat([model(x[i:i + batch], t_out=t_out) for i in range(0, x.shape[0], batch)])
+
+
+def solve_window(w0: Tensor, resolution: int, dt: float, frame_dt: float, t_out: int) -> tuple[Tensor, float]:
+    """Solver run from ``w0`` ``(b, s, s)`` over ``t_out`` frames on an ``resolution`` grid, returned
+    on the ``s x s`` grid ``(b, s, s, t_out)`` (float64), and its wall time in seconds."""
+    s = w0.shape[-1]
+    coarse = downsample(w0.double(), resolution, method="spectral") if resolution < s else w0.double()
+    prob = NavierStokes2D(nu=NU, forcing="fno", solver_resolution=resolution)
+    grid = torch.as_tensor(np.stack(prob.grid(resolution)), device=w0.device)
+    f = prob.forcing(grid[0], grid[1])
+    times = [frame_dt * (k + 1) for k in range(t_out)]
+    start = time.perf_counter()
+    traj = navier_stokes_2d(coarse, f, NU, dt, times[-1], record_times=times, max_cfl=1.0)
+    seconds = time.perf_counter() - start
+    return spectral_upsample(traj.movedim(-1, 1), s).movedim(1, -1), seconds
+
+
+def plot_panels(path: str | Path, truth: Tensor, sfno: Tensor, refined: Tensor, title: str = "") -> Path:
+    """Truth / SFNO / refined vorticity and both errors at the last frame of ``(n, n, t)`` windows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pdeml.io import atomic_path
+
+    k = truth.shape[-1] - 1
+    panels = [("truth", truth[..., k]), ("SFNO", sfno[..., k]), ("refined", refined[..., k]),
+              ("|SFNO - truth|", (sfno - truth)[..., k].abs()), ("|refined - truth|", (refined - truth)[..., k].abs())]
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.6))
+    vmin, vmax = float(truth[..., k].min()), float(truth[..., k].max())
+    emax = float(panels[3][1].max())
+    for ax, (name, img) in zip(axes, panels):
+        kw = ({"cmap": "magma", "vmin": 0, "vmax": emax} if name.startswith("|")
+              else {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax})
+        im = ax.imshow(img.detach().cpu().numpy().T, origin="lower", extent=(0, 1, 0, 1), **kw)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if name in ("SFNO", "refined"):
+            rel = torch.linalg.norm(img - truth[..., k]) / torch.linalg.norm(truth[..., k])
+            name += f" (rel. L2 {float(rel):.2e})"
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or f"vorticity at the last predicted frame ({truth.shape[0]}^2)")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None) -> Path:
+    """Estimator (and true error, when known) against the refinement iteration, one line per sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pdeml.io import atomic_path
+
+    fig, axes = plt.subplots(1, 2 if errors is not None else 1, figsize=(11 if errors is not None else 5.5, 4),
+                             squeeze=False)
+    for i in range(history.shape[0]):
+        axes[0, 0].semilogy(history[i].numpy(), label=f"sample {i}")
+        if errors is not None:
+            axes[0, 1].semilogy(errors[i].numpy(), label=f"sample {i}")
+    axes[0, 0].set(xlabel="Adam iteration", ylabel="H^-1 residual estimator", title="estimator during refinement")
+    if errors is not None:
+        axes[0, 1].set(xlabel="Adam iteration", ylabel="relative L2 error", title="true error during refinement")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return path
+
+
+def _scatter(path: Path, errors: list[float], estimates: list[float], spearman: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pdeml.io import atomic_path
+
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.loglog(errors, estimates, "o", alpha=0.7)
+    ax.set(xlabel="relative L2 error (against the reference)", ylabel="H^-1 residual estimator",
+           title=f"SFNO after each epoch, test windows\nSpearman {spearman:.3f}")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
+        out: str | None = None) -> list[dict[str, Any]]:
+    cfg = PRESETS[preset]
+    d = cfg["data"]
+    dev = resolve_device(device)
+    t_in, t_out, frame_dt = cfg["t_in"], cfg["t_out"], d["frame_dt"]
+    traj = trajectories(d, progress)
+    s, r = d["solver_resolution"], cfg["train_resolution"]
+    train_traj = downsample(traj[: d["n_train"]].movedim(-1, 1), r).movedim(1, -1)
+    x, y = windows(train_traj, t_in, t_out, cfg["window_stride"])
+    test_x = traj[d["n_train"]:, ..., :t_in].double()
+    test_y = traj[d["n_train"]:, ..., t_in:t_in + t_out].double()
+
+    # -- train, keeping the weights of every epoch ------------------------------------------
+    torch.manual_seed(0)
+    model = build("sfno", out_steps=t_out, **cfg["model"])
+    snapshots: list[dict[str, Tensor]] = []
+    loader = DeviceLoader(DeviceDataset(x[:, None], y[:, None]), cfg["batch_size"], seed=0)
+    trainer = Trainer(model, operator_objective("relative_l2"), loader, epochs=cfg["epochs"], lr=cfg["lr"],
+                      optimizer="adam", scheduler="onecycle", scheduler_options={"pct_start": 0.2},
+                      device=str(dev), progress=progress,
+                      callbacks=[lambda tr, rec: snapshots.append(copy.deepcopy(tr.model.state_dict()))])
+    start = time.perf_counter()
+    trainer.fit()
+    train_seconds = time.perf_counter() - start
+    model = trainer.model.eval()
+
+    def estimate(pred: Tensor) -> Tensor:
+        window = torch.cat([test_x[..., -2:], pred.double().cpu()], dim=-1)
+        return ns_estimator(window, frame_dt, NU, _forcing)
+
+    # -- estimator against error over the SFNO after every epoch ----------------------------
+    epochs_est, epochs_err = [], []
+    for state in snapshots:
+        model.load_state_dict(state)
+        pred = _predict(model, test_x.float().to(dev), t_out).cpu()
+        epochs_est += estimate(pred).tolist()
+        epochs_err += _rel_l2(pred.double(), test_y).tolist()
+    model.load_state_dict(snapshots[-1])
+
+    # -- SFNO inference time and refinement ----------------------------------------------------
+    xb = test_x.float().to(dev)
+    _predict(model, xb[:1], t_out)  # warm-up
+    start = time.perf_counter()
+    sfno_pred = _predict(model, xb, t_out, batch=1).cpu().double()
+    sfno_ms = 1000 * (time.perf_counter() - start) / xb.shape[0]
+    rcfg = cfg["refine"]
+    refiner = SpectralRefiner(model, nu=NU, dt=frame_dt, forcing=_forcing, modes=rcfg["modes"], steps=rcfg["steps"])
+    res = refiner.refine(xb, t_out, target=test_y.to(dev), batch_size=1, progress=progress)
+    refined = res.prediction
+    err_before, err_after = _rel_l2(sfno_pred, test_y), _rel_l2(refined, test_y)
+    est_truth = estimate(test_y)
+    per_sample_s = res.seconds / xb.shape[0]
+
+    rows: list[dict[str, Any]] = []
+    for i in range(xb.shape[0]):
+        rows.append({"row": f"test sample {i}", "rel_l2_sfno": float(err_before[i]), "rel_l2_refined": float(err_after[i]),
+                     "error_reduction": float(1 - err_after[i] / err_before[i]),
+                     "estimator_sfno": float(res.initial_estimate[i]), "estimator_refined": float(res.final_estimate[i]),
+                     "estimator_reference": float(est_truth[i]), "refine_s": per_sample_s})
+    reduced = [r["error_reduction"] >= 0.4 for r in rows]
+
+    # -- the reference solver: same horizon, then coarser runs ---------------------------------
+    w0 = test_x[..., -1]
+    ref_pred, ref_s = solve_window(w0, s, d["dt"], frame_dt, t_out)
+    ref_err = float(_rel_l2(ref_pred, test_y).mean())  # reproduces the data: ~ float32 storage
+    coarse = []
+    for res_c, dt_c in cfg["coarse"]:
+        try:
+            pred_c, sec_c = solve_window(w0, res_c, dt_c, frame_dt, t_out)
+        except (FloatingPointError, ValueError):  # unstable at this step size: not a candidate
+            continue
+        coarse.append((sec_c, float(_rel_l2(pred_c, test_y).mean()), res_c, dt_c))
+    target_err = float(err_after.mean())
+    matching = [c for c in coarse if c[1] <= target_err]
+    cheapest = min(matching) if matching else None
+    n_test = xb.shape[0]
+    sfno_total_ms = sfno_ms + 1000 * per_sample_s
+    rows.append({"row": "summary", "rel_l2_sfno": float(err_before.mean()), "rel_l2_refined": target_err,
+                 "error_reduction": float(1 - err_after.mean() / err_before.mean()),
+                 "estimator_sfno": float(res.initial_estimate.mean()),
+                 "estimator_refined": float(res.final_estimate.mean()),
+                 "estimator_reference": float(est_truth.mean()), "refine_s": per_sample_s,
+                 "samples_reduced_40pct": f"{sum(reduced)}/{len(reduced)}",
+                 "spearman_estimator_error": _spearman(epochs_est, epochs_err),
+                 "spearman_pairs": len(epochs_est),
+                 "sfno_ms": sfno_ms, "sfno_plus_refine_ms": sfno_total_ms,
+                 "solver_ms": 1000 * ref_s / n_test, "solver_grid": f"{s}^2, dt {d['dt']:g}",
+                 "solver_rel_l2": ref_err,
+                 "solver_at_equal_accuracy_ms": None if cheapest is None else 1000 * cheapest[0] / n_test,
+                 "solver_at_equal_accuracy": "none of " + ", ".join(f"{c[2]}^2/dt {c[3]:g}: {c[1]:.2e}"
+                                                                    for c in coarse)
+                 if cheapest is None else f"{cheapest[2]}^2, dt {cheapest[3]:g} (rel. L2 {cheapest[1]:.2e})",
+                 "params": count_parameters(model), "train_windows": x.shape[0], "train_s": train_seconds})
+    if out is not None:
+        path = Path(out)
+        plot_panels(path / "spectral_refiner_panels.png", test_y[0], sfno_pred[0], refined[0],
+                    f"test sample 0, last of {t_out} frames, {s}^2 (SFNO trained at {r}^2)")
+        plot_history(path / "spectral_refiner_history.png", res.history, res.error_history)
+        _scatter(path / "spectral_refiner_estimator.png", epochs_err, epochs_est, rows[-1]["spearman_estimator_error"])
+    return rows
+
+
+__all__ = ["PRESETS", "plot_history", "plot_panels", "problem", "run", "solve_window", "spectral_upsample", "trajectories", "windows"]

@@ -1,0 +1,21 @@
+"""Spectral-Refiner fine-tuning of a trained SFNO and the Navier–Stokes a-posteriori estimator.
+
+``ns_residual`` / ``ns_estimator`` measure how far a vorticity trajectory is from solving the
+equations (``L2(0, T; H^-1)`` norm of the residual); ``SpectralRefiner`` fine-tunes the SFNO's
+output layer per sample to drive that estimator down.
+"""
+
+from pdeml.refine.refiner import RefineResult, SpectralRefiner
+from pdeml.refine.residual import (
+    ALPHA,
+    forcing_on_grid,
+    frame_spacing,
+    imex_tendency_hat,
+    ns_estimator,
+    ns_residual,
+    residual_norm,
+    time_derivative,
+)
+
+__all__ = ["ALPHA", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing", "imex_tendency_hat",
+           "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]

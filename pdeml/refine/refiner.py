@@ -1,0 +1,257 @@
+"""Spectral-Refiner: per-sample fine-tuning of a trained SFNO's output layer against the
+Navier–Stokes residual in ``L2(0, T; H^-1)`` (Cao, Brarda, Li, Xi, ICLR 2025).
+
+The trained network is frozen and run once; the input of its output operator (latent sequence and
+last input frame) is cached. Its 1->1 spectral convolution is replaced by a wider one (modes
+``(64, 64, 6)`` or untruncated), initialised with the trained weights and Fourier bias in the
+low-frequency corner and zeros elsewhere, and only that layer is optimised, one independent copy
+per sample, in float64, by Adam with two parameter groups (bias, weights). The loss is the
+estimator of :mod:`pdeml.refine.residual` on the window ``[last input frames, prediction]``, so
+the known input frames anchor the refined trajectory; no data enter.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from pdeml.models.sfno import SFNO, corner_slices
+from pdeml.refine.residual import ALPHA, STENCILS, forcing_on_grid, ns_residual, residual_norm
+
+
+@dataclass
+class RefineResult:
+    """What :meth:`SpectralRefiner.refine` returns (CPU tensors, float64)."""
+
+    prediction: Tensor  #: (b, n, n, t_out) refined vorticity
+    initial: Tensor  #: (b, n, n, t_out) the SFNO's own prediction
+    history: Tensor  #: (b, steps + 1) estimator before each step and after the last
+    error_history: Tensor | None = None  #: (b, steps + 1) relative L2 error, when a target was given
+    seconds: float = 0.0  #: wall time of the refinement (all batches, without the SFNO pass)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def initial_estimate(self) -> Tensor:
+        return self.history[:, 0]
+
+    @property
+    def final_estimate(self) -> Tensor:
+        return self.history[:, -1]
+
+
+def _unwrap(model: nn.Module) -> SFNO:
+    """The SFNO inside ``model`` (itself, or the ``.net`` of a run's operator wrapper without normalizers)."""
+    if isinstance(model, SFNO):
+        return model
+    net = getattr(model, "net", None)
+    if isinstance(net, SFNO) and getattr(model, "normalize", "none") == "none":
+        return net
+    raise TypeError(f"SpectralRefiner needs a trained SFNO (pdeml.models.build('sfno')), got {type(model).__name__}")
+
+
+class SpectralRefiner:
+    """Fine-tune the output layer of a trained SFNO per sample against the H^-1 residual.
+
+    ``nu``: viscosity; ``dt``: spacing of the model's frames (time units); ``forcing``: ``f(X, Y)``
+    callable, ``(n, n)`` tensor or None; ``modes``: ``(m_x, m_y, m_t)`` of the new layer (clamped to
+    what the grid holds) or None for every mode; ``steps`` Adam iterations with learning rates
+    ``lr_bias`` and ``lr_weight``; ``bias_scale``: the Fourier bias enters as ``bias_scale * b``
+    (default ``1 / (n_x n_y)``, so ``lr_bias`` moves each coefficient by a grid-independent share
+    of the field); ``order``/``step``/``alpha``: estimator settings (see :func:`ns_residual`).
+    """
+
+    def __init__(self, model: nn.Module, *, nu: float, dt: float, forcing: Tensor | Callable | None = None,
+                 modes: Sequence[int] | None = (64, 64, 6), steps: int = 50, lr_bias: float = 2e-1,
+                 lr_weight: float = 1e-4, bias_scale: float | None = None, order: int = 4, step: float = 1e-6,
+                 alpha: float = ALPHA, L: float = 1.0, device: str | torch.device | None = None):
+        self.model = _unwrap(model)
+        if not (math.isfinite(nu) and nu > 0) or not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"nu and dt must be finite numbers > 0, got nu={nu!r}, dt={dt!r}")
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        if order not in STENCILS:
+            raise ValueError(f"order must be one of {sorted(STENCILS)}, got {order!r}")
+        if modes is not None and (len(modes) != 3 or min(int(m) for m in modes) < 1):
+            raise ValueError(f"modes must be three positive integers or None, got {modes!r}")
+        self.nu, self.dt, self.forcing, self.L = float(nu), float(dt), forcing, float(L)
+        self.modes = None if modes is None else tuple(int(m) for m in modes)
+        self.steps, self.lr_bias, self.lr_weight = int(steps), float(lr_bias), float(lr_weight)
+        self.bias_scale, self.order, self.step, self.alpha = bias_scale, order, float(step), float(alpha)
+        self.device = device  # the SFNO itself is never optimised: it runs once under no_grad
+
+    # -- the frozen network ------------------------------------------------------------------
+    @torch.no_grad()
+    def cache(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent ``(b, 1, n, n, L)`` and last frame ``(b, n, n, 1)`` of the frozen SFNO, float64."""
+        self.model.eval()
+        v, w_last, _ = self.model.latent(x)
+        return v.double(), w_last.double()
+
+    def layer_modes(self, n: int) -> tuple[int, int, int]:
+        period = self.model.output_operator.period
+        full = (n // 2, n // 2, period // 2 + 1)
+        if self.modes is None:
+            return full
+        return tuple(min(m, f) for m, f in zip(self.modes, full))
+
+    def _init_layer(self, b: int, modes: tuple[int, int, int], device) -> tuple[list[Tensor], list[Tensor]]:
+        """Per-sample weights and biases ``(b, M_x, M_y, M_t)`` x 4 corners, trained values in the corner."""
+        old = self.model.output_operator.conv
+        mx, my, mt = old.modes
+        Mx, My, Mt = modes
+        if Mx < mx or My < my or Mt < mt:
+            raise ValueError(f"the refined layer's modes {modes} must contain the trained modes {old.modes}")
+        weights, biases = [], []
+        # the trained corner blocks sit at the low-|k| end of each new block: [0, m) on the positive
+        # side, the last m entries on the negative side
+        for c, (w_old, b_old) in enumerate(zip(old.weight, old.bias)):  # corners in corner_slices order
+            ax = slice(0, mx) if c % 2 == 0 else slice(Mx - mx, Mx)
+            ay = slice(0, my) if c // 2 == 0 else slice(My - my, My)
+            w = torch.zeros(b, Mx, My, Mt, dtype=torch.complex128, device=device)
+            bias = torch.zeros_like(w)
+            w[:, ax, ay, :mt] = w_old.detach()[0, 0].to(device, torch.complex128)
+            bias[:, ax, ay, :mt] = (old.bias_scale * b_old.detach()).to(device, torch.complex128)
+            weights.append(w.requires_grad_(True))
+            biases.append(bias)
+        return weights, biases
+
+    # -- the refined output ------------------------------------------------------------------
+    def _output(self, seq_hat: list[Tensor], w_last: Tensor, weights: list[Tensor], biases: list[Tensor],
+                basis: Tensor, n: int, modes: tuple[int, int, int]) -> Tensor:
+        Mx, My, Mt = modes
+        coef = torch.zeros(w_last.shape[0], n, n, Mt, dtype=torch.complex128, device=w_last.device)
+        for (sx, sy), s, w, b in zip(corner_slices(Mx, My), seq_hat, weights, biases):
+            coef[:, sx, sy] = coef[:, sx, sy] + w * s + b
+        spec = torch.einsum("bxym,mk->bkxy", coef, basis)
+        return w_last + torch.fft.ifft2(spec, norm="forward").real.permute(0, 2, 3, 1)
+
+    def estimate(self, window: Tensor) -> Tensor:
+        """Estimator per sample of a window ``(b, n, n, T)`` (frames ``dt`` apart), shape ``(b,)``."""
+        R = ns_residual(window, self.dt, self.nu, self._forcing(window.shape[1], window.device), L=self.L,
+                        order=self.order, step=self.step)
+        return residual_norm(R, self.dt, L=self.L, alpha=self.alpha)
+
+    def _forcing(self, n: int, device) -> Tensor | None:
+        key = (n, str(device))
+        if getattr(self, "_forcing_key", None) != key:
+            self._forcing_cache = forcing_on_grid(self.forcing, n, self.L, device=device)
+            self._forcing_key = key
+        return self._forcing_cache
+
+    def refine(self, x: Tensor, t_out: int | None = None, *, target: Tensor | None = None, batch_size: int = 4,
+               progress: bool | None = None) -> RefineResult:
+        """Refine the SFNO's prediction for inputs ``x`` ``(b, n, n, t_in)`` (or ``(b, 1, n, n, t_in)``).
+
+        ``t_out`` defaults to the model's ``out_steps``; frames are ``dt`` apart. ``target``
+        ``(b, n, n, t_out)`` (optional) records the relative L2 error at every step.
+        """
+        from tqdm.auto import tqdm
+
+        t_out = self.model.out_steps if t_out is None else int(t_out)
+        if x.ndim == 5:
+            x = x[:, 0]
+        if x.ndim != 4:
+            raise ValueError(f"expected inputs (b, n, n, t_in) or (b, 1, n, n, t_in), got shape {tuple(x.shape)}")
+        p = self.order // 2
+        if x.shape[-1] < p:
+            raise ValueError(f"the estimator needs the last {p} input frames, the inputs have {x.shape[-1]}")
+        if t_out < p + 1:
+            raise ValueError(f"t_out={t_out} leaves no refined frame at the centre of an order-{self.order} stencil")
+        if target is not None:
+            if target.ndim == 5:
+                target = target[:, 0]
+            if target.shape != (*x.shape[:3], t_out):
+                raise ValueError(f"target shape {tuple(target.shape)} does not match {(*x.shape[:3], t_out)}")
+        model_device = next(self.model.parameters()).device
+        device = torch.device(self.device) if self.device is not None else model_device
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        preds, inits, hists, errs, seconds = [], [], [], [], 0.0
+        bar = tqdm(total=x.shape[0] * self.steps, desc="refine", unit="step", disable=not show)
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start:start + batch_size]
+            tb = None if target is None else target[start:start + batch_size].to(device, torch.float64)
+            out = self._refine_batch(xb.to(model_device), t_out, tb, device, bar)
+            preds.append(out[0])
+            inits.append(out[1])
+            hists.append(out[2])
+            errs.append(out[3])
+            seconds += out[4]
+        bar.close()
+        n = x.shape[1]
+        return RefineResult(torch.cat(preds), torch.cat(inits), torch.cat(hists),
+                            None if target is None else torch.cat(errs), seconds,
+                            {"modes": self.layer_modes(n), "steps": self.steps, "lr_bias": self.lr_bias,
+                             "lr_weight": self.lr_weight, "bias_scale": self._bias_scale(n)})
+
+    def _bias_scale(self, n: int) -> float:
+        return 1.0 / (n * n) if self.bias_scale is None else float(self.bias_scale)
+
+    def _refine_batch(self, x: Tensor, t_out: int, target: Tensor | None, device, bar):
+        v, w_last = self.cache(x)
+        v, w_last = v.to(device), w_last.to(device)
+        frames = x[..., -(self.order // 2):].to(device, torch.float64)
+        op = self.model.output_operator
+        n = v.shape[-2]
+        modes = self.layer_modes(n)
+        start = time.perf_counter()
+        seq = torch.cat([w_last[:, None], v], dim=-1)
+        seq = torch.nn.functional.pad(seq, (0, op.period - seq.shape[-1]))
+        seq_full = torch.fft.rfftn(seq, dim=(-3, -2, -1), norm="forward")[:, 0]
+        seq_hat = [seq_full[:, sx, sy, :modes[2]] for sx, sy in corner_slices(modes[0], modes[1])]
+        basis = op.time_basis(t_out, modes[2], torch.complex128, device)
+        weights, bias0 = self._init_layer(v.shape[0], modes, device)
+        scale = self._bias_scale(n)
+        # the bias is optimised in units of ``scale``; its trained part enters as the starting value
+        biases = [(b / scale).clone().requires_grad_(True) for b in bias0]
+        # Adam moves every coordinate by about its learning rate, however little it matters; an eps
+        # above round-off keeps the coefficients whose gradient is numerical noise where they are
+        # (and the result independent of how samples are batched)
+        optimizer = torch.optim.Adam([{"params": biases, "lr": self.lr_bias},
+                                      {"params": weights, "lr": self.lr_weight}], eps=1e-10)
+
+        def forward() -> Tensor:
+            return self._output(seq_hat, w_last, weights, [scale * b for b in biases], basis, n, modes)
+
+        def loss_of(pred: Tensor) -> Tensor:
+            return self.estimate(torch.cat([frames, pred], dim=-1))
+
+        with torch.no_grad():
+            initial = forward()
+            # each sample's loss is its estimator relative to the start: scale-free gradients
+            scale0 = loss_of(initial).clamp_min(1e-300)
+        history, errors = [], []
+        for _ in range(self.steps):
+            optimizer.zero_grad(set_to_none=True)
+            pred = forward()
+            est = loss_of(pred)
+            history.append(est.detach())
+            if target is not None:
+                errors.append(_rel_l2(pred.detach(), target))
+            (est / scale0).sum().backward()  # samples are independent: the sum keeps their gradients apart
+            optimizer.step()
+            bar.update(v.shape[0])
+        with torch.no_grad():
+            final = forward()
+            history.append(loss_of(final))
+            if target is not None:
+                errors.append(_rel_l2(final, target))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        hist = torch.stack(history, dim=1).cpu()
+        err = torch.stack(errors, dim=1).cpu() if target is not None else None
+        return final.cpu(), initial.cpu(), hist, err, seconds
+
+
+def _rel_l2(pred: Tensor, target: Tensor) -> Tensor:
+    dims = tuple(range(1, pred.ndim))
+    return torch.linalg.vector_norm(pred - target, dim=dims) / torch.linalg.vector_norm(target, dim=dims)
+
+
+__all__ = ["RefineResult", "SpectralRefiner"]
