@@ -31,12 +31,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval": {"eval_resolution": 33, "eval_points": 2000, "track_points": 256},
         "aas": {"flow_steps": 2, "flow_hidden": 16, "flow_bins": 8, "penalty_points": 128},
     },
-    # sized for 2 shared CPU cores (the 36 runs in about 20 minutes): the 2D peaks are wider
+    # sized for 2 CPU cores (the 36 runs in about 15 minutes): the 2D peaks are wider
     # (beta = 100 instead of 1000) and the 10D runs shorter than the published ones
     "small": {
-        "problems": [["peak2d", {"beta": 100.0}, 1200], ["two_peaks", {"beta": 100.0}, 1200],
+        "problems": [["peak2d", {"beta": 100.0}, 3000], ["two_peaks", {"beta": 100.0}, 3000],
                      ["gaussian_nd", {"dim": 10}, 300]],
-        "seeds": [0, 1, 2], "points": 500, "rounds": 12,
+        "seeds": [0, 1, 2], "points": 1000, "rounds": 12,
         "network": {"width": 32, "depth": 3}, "eval": {},
         "aas": {"flow_steps": 10, "flow_hidden": 32, "penalty_points": 512},
     },
