@@ -1,0 +1,176 @@
+"""A trained DCDM network as a preconditioner for existing CG code.
+
+``DeepPreconditioner(model, system=...)`` maps a residual ``r`` (unknowns ``(n,)``) to the
+direction ``rms(r) f(r / rms(r))`` (``rms(r) = ||r|| / sqrt(n)``): the fluid unknowns are scattered onto the grid (0 in solids),
+the network runs on its own device and dtype, and the result is gathered back. The map is
+positively homogeneous (``M(c r) = c M(r)`` for ``c > 0``) but neither linear nor symmetric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse.linalg as spla
+import torch
+from torch import nn
+
+from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
+
+
+class FluidGrid:
+    """The map between fluid unknowns ``(n,)`` / ``(B, n)`` (C order) and grid fields ``(*grid)`` /
+    ``(B, *grid)`` of a boolean fluid ``mask``."""
+
+    def __init__(self, mask: Any):
+        mask = np.asarray(mask)
+        if mask.ndim not in (2, 3):
+            raise ValueError(f"fluid mask must be a 2D or 3D array, got shape {mask.shape}")
+        if mask.dtype != bool:
+            if not np.all(np.isin(mask, (0, 1))):
+                raise ValueError(f"fluid mask must be boolean or 0/1 (1 = fluid), got dtype {mask.dtype}")
+            mask = mask.astype(bool)
+        self.mask = mask
+        self.shape = tuple(mask.shape)
+        self.n = int(mask.sum())
+        self.full = self.n == mask.size
+        self._cells = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
+        self._mask = torch.from_numpy(mask.copy())
+        self._cache: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def buffers(self, device: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cells, mask)``: the flat fluid cell indices and the mask as ``dtype``, on ``device``."""
+        key = (torch.device(device), dtype)
+        if key not in self._cache:
+            self._cache[key] = (self._cells.to(device), self._mask.to(device=device, dtype=dtype))
+        return self._cache[key]
+
+    def to_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n)`` unknowns -> ``(B, *grid)`` fields with 0 in solids."""
+        if self.full:
+            return x.reshape(x.shape[0], *self.shape)
+        cells, _ = self.buffers(x.device, x.dtype)
+        out = x.new_zeros((x.shape[0], self._mask.numel())).index_copy(1, cells, x)
+        return out.reshape(x.shape[0], *self.shape)
+
+    def to_flat(self, u: torch.Tensor) -> torch.Tensor:
+        """``(B, *grid)`` fields -> ``(B, n)`` unknowns."""
+        flat = u.reshape(u.shape[0], -1)
+        if self.full:
+            return flat
+        cells, _ = self.buffers(u.device, u.dtype)
+        return flat.index_select(1, cells)
+
+
+def fluid_grid_of(grid: Any = None, *, mask: Any = None,
+                  system: PressureLinearSystem | PressureOperator | None = None) -> FluidGrid:
+    """A :class:`FluidGrid` from exactly one of ``system``, ``mask`` (bool array) or ``grid``
+    (a shape tuple, all cells unknown, or a bool array, read as a mask)."""
+    given = [name for name, v in (("grid", grid), ("mask", mask), ("system", system)) if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of grid=, mask= or system= to place the unknowns on the grid; "
+                         f"got {', '.join(given) or 'none'}")
+    if system is not None:
+        if isinstance(system, PressureOperator):
+            system = system.system
+        if not isinstance(system, PressureLinearSystem):
+            raise TypeError(f"system must be a PressureLinearSystem or PressureOperator, got {type(system).__name__}")
+        return FluidGrid(system.mask)
+    if mask is not None:
+        return FluidGrid(mask)
+    if isinstance(grid, FluidGrid):
+        return grid
+    if isinstance(grid, np.ndarray) and grid.ndim > 1:
+        return FluidGrid(grid)
+    if isinstance(grid, (PressureLinearSystem, PressureOperator)):
+        return fluid_grid_of(system=grid)
+    if not isinstance(grid, Sequence) or not all(isinstance(g, (int, np.integer)) for g in grid):
+        raise TypeError(f"grid must be a shape such as (64, 64) or a boolean fluid mask, got {grid!r}")
+    shape = tuple(int(g) for g in grid)
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ValueError(f"grid must have 2 or 3 positive sides, got {shape}")
+    return FluidGrid(np.ones(shape, dtype=bool))
+
+
+class DeepPreconditioner:
+    """A DCDM network as a preconditioner ``M(r) = rms(r) f(r / rms(r))`` on fluid unknowns.
+
+    Place the unknowns with one of ``grid`` (shape: every cell is an unknown), ``mask`` (bool
+    grid, unknowns = True cells in C order) or ``system`` (a :class:`PressureLinearSystem` or
+    :class:`PressureOperator`; its null space is then projected out of every output).
+
+    ``M(r)``: ``r`` a torch tensor ``(n,)`` or ``(B, n)`` (any device/dtype; the result comes back
+    there) or a NumPy array (float64 NumPy back). ``as_linear_operator()`` gives a SciPy
+    ``LinearOperator`` for ``M=`` of ``scipy.sparse.linalg.cg``/``minres`` or :func:`fcg`.
+    """
+
+    def __init__(self, model: nn.Module, grid: Any = None, *, mask: Any = None,
+                 system: PressureLinearSystem | PressureOperator | None = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module (a DCDMNet), got {type(model).__name__}")
+        self.model = model.eval()
+        self.fluid = fluid_grid_of(grid, mask=mask, system=system)
+        dim = getattr(model, "dim", len(self.fluid.shape))
+        if dim != len(self.fluid.shape):
+            raise ValueError(f"the network is {dim}D but the grid {self.fluid.shape} is {len(self.fluid.shape)}D")
+        self.n = self.fluid.n
+        if isinstance(system, PressureOperator):
+            system = system.system
+        self._projector = system.torch_operator(dtype=torch.float64) if (
+            system is not None and system.is_singular) else None
+        param = next(model.parameters(), None)
+        self.device = param.device if param is not None else torch.device("cpu")
+        self.dtype = param.dtype if param is not None else torch.float32
+        self.calls = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    @torch.no_grad()
+    def directions(self, r: torch.Tensor) -> torch.Tensor:
+        """``f(r / rms(r))`` for unknowns ``(B, n)`` (rows with ``r = 0`` give 0), in ``r``'s dtype/device.
+
+        Unit root-mean-square rather than unit norm: the values the network sees per cell do not
+        shrink on larger grids (the same as the paper's ``r / ||r||`` up to the factor ``sqrt(n)``)."""
+        norms = torch.linalg.vector_norm(r, dim=1, keepdim=True) / self.n ** 0.5
+        unit = r / torch.where(norms > 0, norms, torch.ones_like(norms))
+        u = self.fluid.to_grid(unit.to(device=self.device, dtype=self.dtype))
+        _, mask = self.fluid.buffers(self.device, self.dtype)
+        q = self.fluid.to_flat(self.model(u, mask)).to(device=r.device, dtype=r.dtype)
+        self.calls += r.shape[0]
+        q = q * (norms > 0)
+        if self._projector is not None:
+            q = self._projector.project(q)
+        return q
+
+    def __call__(self, r: Any) -> Any:
+        as_numpy = not torch.is_tensor(r)
+        t = torch.from_numpy(np.asarray(r, dtype=np.float64)) if as_numpy else r
+        if t.dim() not in (1, 2) or t.shape[-1] != self.n:
+            raise ValueError(f"expected a residual of shape ({self.n},) or (B, {self.n}) for this grid, "
+                             f"got {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"expected a floating-point residual, got dtype {t.dtype}")
+        t2 = t.reshape(-1, self.n)
+        norms = torch.linalg.vector_norm(t2, dim=1, keepdim=True) / self.n ** 0.5
+        out = (self.directions(t2) * norms).reshape(t.shape)
+        return out.numpy() if as_numpy else out
+
+    def as_linear_operator(self) -> spla.LinearOperator:
+        """SciPy ``LinearOperator`` (float64 NumPy in and out) applying this preconditioner.
+
+        Not a linear map: plain CG/MINRES may still converge with it, but only flexible CG
+        (:func:`pdeml.linalg.fcg`) is built for a preconditioner that changes from step to step.
+        """
+        def matmat(X: np.ndarray) -> np.ndarray:
+            X = np.asarray(X, dtype=np.float64)
+            one = X.ndim == 1
+            Y = self(X.reshape(self.n, -1).T.copy()).T
+            return np.ascontiguousarray(Y[:, 0] if one else Y)
+
+        return spla.LinearOperator(self.shape, matvec=matmat, matmat=matmat, dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"DeepPreconditioner(grid={self.fluid.shape}, n={self.n}, device={self.device})"
