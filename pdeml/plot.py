@@ -45,9 +45,16 @@ def save_panels(path: str | os.PathLike, inputs: Sequence, truths: Sequence, pre
         axes[i, 3].set_xlabel(f"relative L2 {rel:.2e}")
     if suptitle:
         fig.suptitle(suptitle)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it atomically (format from the suffix, default PNG), close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path

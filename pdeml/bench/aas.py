@@ -63,7 +63,7 @@ def _error_figure(path: Path, rows: list[dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.8), squeeze=False)
@@ -76,10 +76,7 @@ def _error_figure(path: Path, rows: list[dict[str, Any]]) -> None:
         ax.set_yscale("log")
         ax.set_title(prob, fontsize=9)
         ax.set_ylabel("relative L2 (mean ± std over seeds)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def _points_figure(path: Path, results: dict[str, Any]) -> None:
@@ -89,7 +86,7 @@ def _points_figure(path: Path, results: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.8), squeeze=False)
     for ax, (sampler, res) in zip(axes[0], results.items()):
@@ -100,10 +97,7 @@ def _points_figure(path: Path, results: dict[str, Any]) -> None:
         ax.set_aspect("equal")
         ax.set_title(f"{sampler}: rel L2 {res.relative_l2:.2e}", fontsize=9)
     fig.suptitle(f"{next(iter(results.values())).problem.name}: collocation points of the last round")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,

@@ -189,7 +189,7 @@ def _figure(path: Path, title: str, curves: dict[str, dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for name, c in curves.items():
@@ -204,10 +204,7 @@ def _figure(path: Path, title: str, curves: dict[str, dict[str, Any]]) -> None:
     axes[1].set_xscale("symlog", linthresh=1e-2)
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,

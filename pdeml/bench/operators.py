@@ -115,7 +115,7 @@ def _comparison_figure(path: Path, inp: torch.Tensor, truth: torch.Tensor, preds
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     n = len(preds)
     fig, axes = plt.subplots(2, n + 1, figsize=(3.4 * (n + 1), 6.4), squeeze=False)
@@ -136,9 +136,7 @@ def _comparison_figure(path: Path, inp: torch.Tensor, truth: torch.Tensor, preds
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def _darcy(preset: str, device: torch.device, progress: bool | None, out: str | None) -> list[dict[str, Any]]:

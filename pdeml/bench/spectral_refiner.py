@@ -152,7 +152,7 @@ def plot_panels(path: str | Path, truth: Tensor, sfno: Tensor, refined: Tensor, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     k = truth.shape[-1] - 1
     panels = [("truth", truth[..., k]), ("SFNO", sfno[..., k]), ("refined", refined[..., k]),
@@ -172,12 +172,7 @@ def plot_panels(path: str | Path, truth: Tensor, sfno: Tensor, refined: Tensor, 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title or f"vorticity at the last predicted frame ({truth.shape[0]}^2)")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None) -> Path:
@@ -187,7 +182,7 @@ def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     fig, axes = plt.subplots(1, 2 if errors is not None else 1, figsize=(11 if errors is not None else 5.5, 4),
                              squeeze=False)
@@ -199,12 +194,7 @@ def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None
     if errors is not None:
         axes[0, 1].set(xlabel="Adam iteration", ylabel="relative L2 error", title="true error during refinement")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def _scatter(path: Path, errors: list[float], estimates: list[float], spearman: float) -> None:
@@ -213,16 +203,13 @@ def _scatter(path: Path, errors: list[float], estimates: list[float], spearman: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pdeml.io import atomic_path
+    from pdeml.plot import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 4.2))
     ax.loglog(errors, estimates, "o", alpha=0.7)
     ax.set(xlabel="relative L2 error (against the reference)", ylabel="H^-1 residual estimator",
            title=f"SFNO after each epoch, test windows\nSpearman {spearman:.3f}")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pdeml.io import atomic_path  # noqa: E402
+from pdeml.plot import save_figure  # noqa: E402
 
 
 def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = None) -> Path:
@@ -55,12 +55,7 @@ def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = N
     ax[2].set_ylabel("weight w_q")
     ax[2].set_title("learned spectrum (dotted: problem's frequency)")
     ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def save_history_figure(solver, path: str | os.PathLike) -> Path:
@@ -74,9 +69,4 @@ def save_history_figure(solver, path: str | os.PathLike) -> Path:
     ax.set_ylabel("relative L2")
     ax.set_title(solver.problem.name)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -12,16 +12,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pdeml.io import atomic_path  # noqa: E402
+from pdeml.plot import save_figure  # noqa: E402
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _slice_points(result, n: int = 201) -> tuple[torch.Tensor, np.ndarray, np.ndarray, str]:
