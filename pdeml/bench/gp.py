@@ -11,7 +11,7 @@ For each: the relative L2 of the final iterate against the exact solution and th
 - ``reference``: the problem's grid reference (second-order FD; Newton on the FD system for
   Allen–Cahn; exact Fourier transport for advection) on the same nodes, error at the nodes.
 
-Goals of the issue: <= 1e-6 on the 1D Poisson cases, <= 1e-4 on 2D Poisson, under 60 s for a 1D
+Targets: <= 1e-6 on the 1D Poisson cases, <= 1e-4 on 2D Poisson, under 60 s for a 1D
 case, better than the PINN and FD at equal points. Figures: ``gp_<case>_<kernel>.png``.
 """
 
