@@ -2,8 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from pdeml import problems
-from pdeml.losses import relative_l2
 from pdeml.models import build, count_parameters, names
 from pdeml.models.lsm import LSM, NeuralSpectralBlock
 from pdeml.models.presets import run_preset
@@ -73,20 +71,9 @@ def test_gradients_reach_every_parameter():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_overfits_four_darcy_samples():
+def test_overfits_four_darcy_samples(darcy_overfit_losses):
     torch.manual_seed(0)
-    xs, ys = zip(*(problems.get("darcy").sample(i, 0, 16) for i in range(4)))
-    x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
-    x, y = (x - 7.5) / 4.5, y / y.std()
-    net = tiny()
-    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
-    losses = []
-    for _ in range(80):
-        opt.zero_grad()
-        loss = relative_l2(net(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = darcy_overfit_losses(tiny(), 80)
     assert min(losses[-20:]) < losses[0] / 10
 
 

@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from pdeml import problems
-from pdeml.losses import relative_l2
 from pdeml.models import build, count_parameters, names
 from pdeml.models.mgno import MgNO, level_sizes, min_grid_size
 from pdeml.models.presets import RUN_PRESETS, run_preset
@@ -103,19 +102,9 @@ def test_periodic_model_is_shift_equivariant():
     assert torch.allclose(shifted, torch.roll(net(x), (8, 16), (2, 3)), atol=1e-5)
 
 
-def test_overfits_four_darcy_samples():
+def test_overfits_four_darcy_samples(darcy_overfit_losses):
     torch.manual_seed(0)
-    x, y = darcy_batch()
-    x, y = (x - 7.5) / 4.5, y / y.std()
-    net = tiny(channels_u=8, n_layers=2)
-    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
-    losses = []
-    for _ in range(100):
-        opt.zero_grad()
-        loss = relative_l2(net(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = darcy_overfit_losses(tiny(channels_u=8, n_layers=2), 100)
     assert min(losses[-20:]) < losses[0] / 10
 
 

@@ -26,13 +26,19 @@ def test_shapes_and_variable_t_out(model, one_torch_thread):
     torch.testing.assert_close(fine[..., 1::2], coarse, rtol=1e-5, atol=1e-5)
 
 
-def test_output_operator_predicts_increments(model, one_torch_thread):
-    # with zero weights and bias the output operator returns the last input frame at every time
+def _zeroed_output_operator(model):
+    """The output spectral conv with its weights and Fourier bias set to zero."""
     op = model.output_operator.conv
     with torch.no_grad():
         for w, b in zip(op.weight, op.bias):
             w.zero_()
             b.zero_()
+    return op
+
+
+def test_output_operator_predicts_increments(model, one_torch_thread):
+    # with zero weights and bias the output operator returns the last input frame at every time
+    _zeroed_output_operator(model)
     x = torch.randn(3, 16, 16, 6)
     out = model(x, t_out=4)
     torch.testing.assert_close(out, x[..., -1:].expand(-1, -1, -1, 4))
@@ -41,11 +47,8 @@ def test_output_operator_predicts_increments(model, one_torch_thread):
 def test_fourier_bias_is_a_known_mode(model, one_torch_thread):
     # a bias c on the (k_x, k_y, k_t) = (1, 0, 0) coefficient alone (no conjugate partner) adds its
     # real part, c cos(2 pi x), at every time, as an inverse real FFT does
-    op = model.output_operator.conv
+    op = _zeroed_output_operator(model)
     with torch.no_grad():
-        for w, b in zip(op.weight, op.bias):
-            w.zero_()
-            b.zero_()
         op.bias[0][1, 0, 0] = 0.25 / op.bias_scale
     x = torch.zeros(1, 16, 16, 6)
     out = model(x, t_out=3)

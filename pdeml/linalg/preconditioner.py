@@ -16,51 +16,7 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
-from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
-
-
-class FluidGrid:
-    """The map between fluid unknowns ``(n,)`` / ``(B, n)`` (C order) and grid fields ``(*grid)`` /
-    ``(B, *grid)`` of a boolean fluid ``mask``."""
-
-    def __init__(self, mask: Any):
-        mask = np.asarray(mask)
-        if mask.ndim not in (2, 3):
-            raise ValueError(f"fluid mask must be a 2D or 3D array, got shape {mask.shape}")
-        if mask.dtype != bool:
-            if not np.all(np.isin(mask, (0, 1))):
-                raise ValueError(f"fluid mask must be boolean or 0/1 (1 = fluid), got dtype {mask.dtype}")
-            mask = mask.astype(bool)
-        self.mask = mask
-        self.shape = tuple(mask.shape)
-        self.n = int(mask.sum())
-        self.full = self.n == mask.size
-        self._cells = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
-        self._mask = torch.from_numpy(mask.copy())
-        self._cache: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def buffers(self, device: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(cells, mask)``: the flat fluid cell indices and the mask as ``dtype``, on ``device``."""
-        key = (torch.device(device), dtype)
-        if key not in self._cache:
-            self._cache[key] = (self._cells.to(device), self._mask.to(device=device, dtype=dtype))
-        return self._cache[key]
-
-    def to_grid(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, n)`` unknowns -> ``(B, *grid)`` fields with 0 in solids."""
-        if self.full:
-            return x.reshape(x.shape[0], *self.shape)
-        cells, _ = self.buffers(x.device, x.dtype)
-        out = x.new_zeros((x.shape[0], self._mask.numel())).index_copy(1, cells, x)
-        return out.reshape(x.shape[0], *self.shape)
-
-    def to_flat(self, u: torch.Tensor) -> torch.Tensor:
-        """``(B, *grid)`` fields -> ``(B, n)`` unknowns."""
-        flat = u.reshape(u.shape[0], -1)
-        if self.full:
-            return flat
-        cells, _ = self.buffers(u.device, u.dtype)
-        return flat.index_select(1, cells)
+from pdeml.solvers.pressure import FluidGrid, PressureLinearSystem, PressureOperator
 
 
 def fluid_grid_of(grid: Any = None, *, mask: Any = None,

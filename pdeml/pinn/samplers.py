@@ -21,6 +21,7 @@ Boundary points are fresh uniform boundary points every round, the same for ever
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,7 +35,7 @@ from pdeml.registry import Registry
 SAMPLERS: Registry[type] = Registry("sampler")
 
 
-class CollocationSampler:
+class CollocationSampler(ABC):
     """Base class: uniform boundary points, snapshots of the interior points, Trainer hooks.
 
     ``domain`` a :class:`~pdeml.pinn.geometry.Domain`; ``boundary_data(points) -> (m,)``
@@ -113,8 +114,9 @@ class CollocationSampler:
         self.batch = batch or None
 
     # -- helpers -------------------------------------------------------------------------------
+    @abstractmethod
     def next_points(self, round_: int) -> torch.Tensor:
-        raise NotImplementedError
+        """The interior collocation points ``(n_points, dim)`` of round ``round_``."""
 
     def uniform(self, n: int) -> torch.Tensor:
         return self.domain.sample_interior(n, self.generator)

@@ -520,6 +520,48 @@ def random_velocity(rng: np.random.Generator, system: PressureLinearSystem, leng
 # matrix-free torch operator
 
 
+class FluidGrid:
+    """The map between fluid unknowns ``(n,)`` / ``(B, n)`` (C order) and grid fields ``(*grid)`` /
+    ``(B, *grid)`` of a boolean fluid ``mask``."""
+
+    def __init__(self, mask: Any):
+        import torch
+
+        mask = check_mask(mask)
+        self.mask = mask
+        self.shape = tuple(mask.shape)
+        self.n = int(mask.sum())
+        self.full = self.n == mask.size
+        self._cells = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
+        self._mask = torch.from_numpy(mask.copy())
+        self._cache: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def buffers(self, device: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cells, mask)``: the flat fluid cell indices and the mask as ``dtype``, on ``device``."""
+        import torch
+
+        key = (torch.device(device), dtype)
+        if key not in self._cache:
+            self._cache[key] = (self._cells.to(device), self._mask.to(device=device, dtype=dtype))
+        return self._cache[key]
+
+    def to_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n)`` unknowns -> ``(B, *grid)`` fields with 0 in solids."""
+        if self.full:
+            return x.reshape(x.shape[0], *self.shape)
+        cells, _ = self.buffers(x.device, x.dtype)
+        out = x.new_zeros((x.shape[0], self._mask.numel())).index_copy(1, cells, x)
+        return out.reshape(x.shape[0], *self.shape)
+
+    def to_flat(self, u: torch.Tensor) -> torch.Tensor:
+        """``(B, *grid)`` fields -> ``(B, n)`` unknowns."""
+        flat = u.reshape(u.shape[0], -1)
+        if self.full:
+            return flat
+        cells, _ = self.buffers(u.device, u.dtype)
+        return flat.index_select(1, cells)
+
+
 class PressureOperator:
     """Matrix-free ``A`` of a :class:`PressureLinearSystem` in torch: the same products as the CSR matrix.
 
@@ -538,10 +580,10 @@ class PressureOperator:
         self.n = system.n
         self.dtype = dtype or torch.float32
         self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.fluid = FluidGrid(system.mask)
         self._host = {
             "mask": torch.from_numpy(system.mask.copy()),
             "diagonal": torch.from_numpy(system.diagonal.copy()),
-            "cells": torch.from_numpy(system.fluid_cells.astype(np.int64)),
         }
         # label per unknown for the projection: j for singular component j, k for the rest
         k = system.singular_components.size
@@ -567,7 +609,6 @@ class PressureOperator:
             self._cache[key] = {
                 "mask": h["mask"].to(device=device, dtype=dtype),
                 "diagonal": h["diagonal"].to(device=device, dtype=dtype),
-                "cells": h["cells"].to(device=device),
                 "labels": h["labels"].to(device=device),
                 "counts": h["counts"].to(device=device, dtype=dtype),
             }
@@ -598,10 +639,7 @@ class PressureOperator:
 
     def to_grid(self, x: torch.Tensor) -> torch.Tensor:
         """Unknowns ``(n,)`` / ``(B, n)`` -> grid ``(*grid)`` / ``(B, *grid)`` with 0 in solids."""
-        x2 = self._flat2d(x)
-        cells = self._buffers(x.device, x.dtype)["cells"]
-        grid = x2.new_zeros((x2.shape[0], int(np.prod(self.grid_shape)))).index_copy(1, cells, x2)
-        grid = grid.reshape(x2.shape[0], *self.grid_shape)
+        grid = self.fluid.to_grid(self._flat2d(x))
         return grid[0] if x.dim() == 1 else grid
 
     def to_flat(self, u: torch.Tensor) -> torch.Tensor:
@@ -610,8 +648,8 @@ class PressureOperator:
         if tuple(u.shape[u.dim() - d:]) != self.grid_shape or u.dim() not in (d, d + 1):
             raise ValueError(f"expected a grid tensor {self.grid_shape} or (B, *{self.grid_shape}), got {tuple(u.shape)}")
         self._check_float(u)
-        cells = self._buffers(u.device, u.dtype)["cells"]
-        return u.reshape(*u.shape[: u.dim() - d], -1).index_select(-1, cells)
+        flat = self.fluid.to_flat(u.reshape(-1, *self.grid_shape))
+        return flat[0] if u.dim() == d else flat
 
     def _flat2d(self, x: torch.Tensor) -> torch.Tensor:
         self._check_float(x)
