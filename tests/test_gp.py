@@ -151,6 +151,36 @@ def test_two_dimensional_fit_and_pointwise_prediction_agree():
     assert s.relative_l2() < 0.03
 
 
+@pytest.mark.parametrize("name, params", [("poisson2d_sin100", {"freq": 2.0}), ("advection_sin200", {"beta": 2.0})])
+def test_kronecker_profile_solve_matches_the_dense_least_squares_optimum(name, params):
+    from pdeml.gp.solver import KroneckerProfile, axis_parts, conditional_optimum
+
+    s = GPSolver(problems.get(name, **params), [14, 12], profile_steps=1, device="cpu", progress=False)
+    with torch.no_grad():  # a kernel away from its initial values
+        for k in s.model.kernels:
+            k.log_inv_lengthscale.add_(0.4)
+    batch = s._batch()
+    s._set_profile_noise(batch)
+    parts = axis_parts(s.model, s.operator)
+    assert parts is not None
+    solver = KroneckerProfile(s.model, batch, parts)
+    assert solver.dtype == (torch.complex128 if name.startswith("advection") else torch.float64)
+    U, iters = solver.solve(torch.zeros(14, 12, dtype=torch.float64), rtol=1e-12, maxiter=2000)
+    dense = conditional_optimum(s.model, batch)
+    assert 0 < iters < 2000
+    assert float((U - dense).norm() / dense.norm()) < 1e-7
+    # a warm start at the optimum needs no iteration
+    assert solver.solve(dense, rtol=1e-6)[1] == 0
+
+
+def test_large_linear_grids_use_the_kronecker_profile():
+    prob = problems.get("poisson2d_sin100", freq=2.0)
+    s = GPSolver(prob, 48, profile_steps=15, device="cpu", progress=False).fit()  # 2,304 nodes: not dense
+    assert s._kronecker and s.history[-1]["polish_cg"] >= 0
+    assert s.relative_l2() < 1e-2
+    assert s.history[-1]["relative_l2"] < 0.5 * s.history[0]["relative_l2"]  # the kernel learned
+
+
 def test_bad_input_gets_clear_messages():
     with pytest.warns(UserWarning, match="cannot reach the problem's frequency"):
         GPSolver("poisson1d_sin100", 400, freq_scale=5.0, profile_steps=1, device="cpu")
@@ -166,8 +196,10 @@ def test_bad_input_gets_clear_messages():
         GPSolver("poisson2d_sin100", 8, freq_scale=[3.0], device="cpu")
     with pytest.raises(ValueError, match="unknown kernel"):
         GPSolver("poisson1d_sin100", 8, kernel="laplace", device="cpu")
-    with pytest.raises(ValueError, match="profile_steps needs a grid"):
-        GPSolver("poisson2d_sin100", 64, profile_steps=5, device="cpu")
+    with pytest.raises(ValueError, match="profile_steps needs a grid"):  # nonlinear on 4,096 nodes
+        GPSolver("allen_cahn2d", 64, profile_steps=5, device="cpu")
+    with pytest.raises(ValueError, match="profile_cg and polish_cg must be positive"):
+        GPSolver("poisson1d_sin100", 8, profile_cg=0, device="cpu")
 
 
 def test_cli_solve_with_gp(tmp_path, capsys):

@@ -197,6 +197,23 @@ def test_dcdm_converges_to_direct_solution(trained, neumann16):
     assert torch.is_tensor(xt) and np.allclose(xt.numpy(), x, atol=1e-6 * np.abs(x).max())
 
 
+def test_dcdm_all_directions_converges_where_two_stall(trained, neumann16):
+    """With every previous direction kept, DCDM is a Galerkin method: the A-norm error never grows
+    and the search space grows by one dimension per step, so it converges for this network, which
+    the paper's two-direction window leaves far from the tolerance."""
+    system, b = neumann16
+    model = load_preconditioner(trained)
+    exact = system.solve(b)
+    iterates = []
+    x, info = dcdm_solve(system, b, model, rtol=1e-8, maxiter=system.n, window=None,
+                         callback=lambda xk: iterates.append(xk.copy()))
+    assert info == 0 and info.iterations <= system.n // 2 and np.allclose(x, exact, atol=1e-6 * np.abs(x).max())
+    energy = [float((e := exact - system.project(xk)) @ (system.matrix @ e)) for xk in iterates]
+    assert all(e1 <= e0 * (1 + 1e-9) for e0, e1 in zip(energy, energy[1:]))
+    _, info_two = dcdm_solve(system, b, model, rtol=1e-8, maxiter=info.iterations)
+    assert info_two != 0 and info_two.rtol_reached > 1e3 * info.rtol_reached
+
+
 def test_deep_preconditioner_inside_scipy_cg(trained, neumann16):
     system, b = neumann16
     M = DeepPreconditioner(load_preconditioner(trained), system=system)
@@ -291,8 +308,8 @@ def test_bench_dcdm_tiny(tmp_path):
     rows = json.loads((tmp_path / "dcdm.json").read_text())["results"]
     solved = [r for r in rows if "iterations" in r]
     assert {r["grid"] for r in solved} == {"12^2", "16^2"}
-    classical = [r for r in solved if r["method"] in ("CG", "Jacobi-PCG", "IC(0)-PCG", "AMG-PCG")]
-    assert len(classical) == 8 and all(r["converged"] and r["rel_residual"] < 1e-5 for r in classical)
+    classical = [r for r in solved if r["method"] in ("CG", "IC(0)-PCG", "AMG-PCG")]
+    assert len(classical) == 6 and all(r["converged"] and r["rel_residual"] < 1e-5 for r in classical)
     ic = {r["grid"]: r["iterations"] for r in classical if r["method"] == "IC(0)-PCG"}
     cg = {r["grid"]: r["iterations"] for r in classical if r["method"] == "CG"}
     assert all(ic[g] < cg[g] for g in cg)

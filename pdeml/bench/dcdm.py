@@ -1,4 +1,4 @@
-"""``pdeml bench dcdm``: DCDM against CG, Jacobi-, IC(0)- and AMG-PCG on pressure systems.
+"""``pdeml bench dcdm``: DCDM against CG, IC(0)- and AMG-PCG on pressure systems.
 
 Pressure Poisson systems with obstacles and Neumann walls (singular: right-hand sides projected
 onto the range), 2D and 3D. A DCDM network is trained on a few random obstacle masks at one
@@ -7,12 +7,14 @@ larger ones on masks drawn with other seeds, with right-hand sides from the dive
 random velocities (a projection step). Every solver stops at a relative residual of ``rtol``
 (1e-6) and starts from 0; the reported residual is the true ``||b - Ax|| / ||b||`` at the end.
 
-Methods: SciPy CG (no preconditioner, Jacobi, IC(0) = the zero-fill incomplete Cholesky of the
-stencil, AMG = one pyamg smoothed-aggregation V-cycle), pdeml's ``dcdm_solve`` as in the paper
-(``DCDM``: network direction, A-orthogonalized against the last two) and with the residual as a
-second search direction each step (``DCDM+r``, ``residual_direction=True``), and, at the training
-size, SciPy CG with the network as ``M`` (``DeepPreconditioner``; nonlinear, so convergence is
-not guaranteed). The learned methods stop after ``maxiter_net`` iterations.
+Methods: SciPy CG (no preconditioner, IC(0) = the zero-fill incomplete Cholesky of the stencil,
+AMG = one pyamg smoothed-aggregation V-cycle; Jacobi is left out: the stencil's diagonal is
+constant away from walls and obstacles, so Jacobi-PCG needs CG's iterations), pdeml's
+``dcdm_solve`` as in the paper (``DCDM``: network direction A-orthogonalized against the last two
+directions) and against all previous directions (``DCDM, all dirs``, ``window=None``), and, at
+the training size, SciPy CG with the network as ``M`` (``DeepPreconditioner``; nonlinear, so
+convergence is not guaranteed). The learned methods stop after ``maxiter_net`` iterations (a
+case may set its own).
 ``setup_s`` is the preconditioner set-up (factorization, AMG hierarchy; DCDM's training is in
 its own row), ``solve_s`` the iteration; both are means over the test masks of a grid.
 ``vs_cg_iters`` = iterations / CG's, ``vs_amg_time`` = (setup + solve) / AMG-PCG's; for DCDM
@@ -40,13 +42,13 @@ PRESETS: dict[str, dict[str, Any]] = {
              "cases": [{"dim": 2, "train_grid": 12, "test_grids": [12, 16], "tests": [1, 1],
                         "train": {"systems": 1, "ritz": 40, "samples": 40, "epochs": 2, "batch_size": 10,
                                   "lr": 1e-3}}]},
-    "small": {"rtol": 1e-6, "maxiter_net": 300,
-              "cases": [{"dim": 2, "train_grid": 128, "test_grids": [128, 256, 512], "tests": [2, 1, 1],
-                         "train": {"systems": 4, "ritz": 200, "samples": 500, "epochs": 10, "batch_size": 10,
-                                   "lr": 3e-3}},
-                        {"dim": 3, "train_grid": 32, "test_grids": [32, 64], "tests": [1, 1],
-                         "train": {"systems": 4, "ritz": 200, "samples": 250, "epochs": 10, "batch_size": 10,
-                                   "lr": 3e-3}}]},
+    "small": {"rtol": 1e-6, "maxiter_net": 400,
+              "cases": [{"dim": 2, "train_grid": 64, "test_grids": [64, 128, 256], "tests": [2, 1, 1],
+                         "train": {"systems": 4, "ritz": 800, "samples": 400, "epochs": 120, "batch_size": 5,
+                                   "lr": 1e-3, "levels": 4}},
+                        {"dim": 3, "train_grid": 16, "test_grids": [16, 32], "tests": [2, 1], "maxiter_net": 200,
+                         "train": {"systems": 4, "ritz": 200, "samples": 400, "epochs": 80, "batch_size": 5,
+                                   "lr": 1e-3, "levels": 3}}]},
     "paper": {"rtol": 1e-6, "maxiter_net": 1000,
               "cases": [{"dim": 3, "train_grid": 64, "test_grids": [64, 128, 256], "tests": [4, 2, 1],
                          "train": {"systems": 8, "ritz": 1000, "samples": 2000, "epochs": 50, "batch_size": 10,
@@ -105,10 +107,6 @@ def ic0_preconditioner(system: PressureLinearSystem) -> spla.LinearOperator:
     return spla.LinearOperator(A.shape, matvec=apply, dtype=np.float64)
 
 
-def jacobi_preconditioner(system: PressureLinearSystem) -> sp.dia_matrix:
-    return sp.diags(1.0 / system.matrix.diagonal())
-
-
 def amg_preconditioner(system: PressureLinearSystem) -> spla.LinearOperator:
     import pyamg
 
@@ -145,12 +143,12 @@ def _scipy_cg(system: PressureLinearSystem, b: np.ndarray, M: Any, rtol: float, 
 def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, net: torch.nn.Module | None, rtol: float,
            maxiter_net: int, device: torch.device, history: bool) -> dict[str, Any] | None:
     maxiter = 20 * max(system.grid_shape) ** 2
-    if method in ("DCDM", "DCDM+r"):
+    if method in DCDM_WINDOWS:
         bt = torch.from_numpy(b).to(device)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        x, info = dcdm_solve(system, bt, net, rtol=rtol, maxiter=maxiter_net, residual_direction=method == "DCDM+r")
+        x, info = dcdm_solve(system, bt, net, rtol=rtol, maxiter=maxiter_net, window=DCDM_WINDOWS[method])
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
@@ -160,8 +158,6 @@ def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, net: torch.
     start = time.perf_counter()
     if method == "CG":
         M, its = None, maxiter
-    elif method == "Jacobi-PCG":
-        M, its = jacobi_preconditioner(system), maxiter
     elif method == "IC(0)-PCG":
         M, its = ic0_preconditioner(system), maxiter
     elif method == "AMG-PCG":
@@ -180,7 +176,9 @@ def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, net: torch.
     return out
 
 
-METHODS = ("CG", "Jacobi-PCG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM+r", "CG, M=net")
+METHODS = ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM, all dirs", "CG, M=net")
+# A-orthogonalization window of each DCDM variant: the paper's last two directions, or all of them
+DCDM_WINDOWS: dict[str, int | None] = {"DCDM": 2, "DCDM, all dirs": None}
 
 
 def _figure(path: Path, title: str, curves: dict[str, dict[str, Any]]) -> None:
@@ -224,13 +222,14 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
         train_systems = [problem.system(problem.sample_mask(rng, case["train_grid"])) for _ in range(tr["systems"])]
         start = time.perf_counter()
         net, result = train_dcdm(train_systems, ritz=tr["ritz"], samples=tr["samples"], epochs=tr["epochs"],
-                                 batch_size=tr["batch_size"], lr=tr["lr"], seed=0, device=str(dev),
-                                 progress=progress)
+                                 batch_size=tr["batch_size"], lr=tr["lr"], levels=tr.get("levels", 1), seed=0,
+                                 device=str(dev), progress=progress)
         train_s = time.perf_counter() - start
         grid0 = f"{case['train_grid']}^{dim}"
         rows.append({"dim": dim, "grid": grid0, "unknowns": int(np.mean([s.n for s in train_systems])),
                      "method": "DCDM training", "setup_s": train_s,
-                     "note": f"{tr['systems']} masks, {tr['epochs']} epochs x {tr['samples']} Ritz rhs; "
+                     "note": f"{tr['systems']} masks, {tr['epochs']} epochs x {tr['samples']} Ritz rhs, "
+                             f"{net.levels} pooling level(s); "
                              f"val one-step residual {result.final.get('val_rel_residual', float('nan')):.3f}"})
         base_iters: dict[str, float | None] = {}
         for g_i, (grid, n_tests) in enumerate(zip(case["test_grids"], case["tests"])):
@@ -244,7 +243,8 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                 for m in METHODS:
                     if m == "CG, M=net" and g_i > 0:
                         continue  # the plugin row at the training size only (each step runs the network)
-                    r = _solve(m, system, b, net, cfg["rtol"], cfg["maxiter_net"], dev, history=plot_this and t == 0)
+                    r = _solve(m, system, b, net, cfg["rtol"], case.get("maxiter_net", cfg["maxiter_net"]), dev,
+                               history=plot_this and t == 0)
                     if r is None:
                         continue
                     per_method[m].append(r)

@@ -53,9 +53,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             "poisson1d_sin100": {"points": 400, "gp": {"profile_steps": 300}},
             "poisson1d_sin6cos100": {"points": 400, "gp": {"profile_steps": 300}},
             "allen_cahn1d_sin100": {"points": 400, "gp": {"profile_steps": 200}},
-            # 2D grids are too large for the dense profile phase: the paper's joint Adam
-            "poisson2d_sin100": {"points": 256, "gp": {"profile_steps": 0, "steps": 500}},
-            "advection_sin200": {"points": 128, "gp": {"profile_steps": 0, "steps": 500}},
+            # 2D grids: the profile phase with the Kronecker-structured CG solve
+            "poisson2d_sin100": {"points": 256, "gp": {"profile_steps": 100}},
+            "advection_sin200": {"points": 128, "gp": {"profile_steps": 100}},
         },
         # sized for ~15 minutes on 2 shared CPU cores
         "pinn": {"steps": 1000, "rounds": 10},
@@ -67,8 +67,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "poisson1d_sin100": {"points": 400, "gp": {"profile_steps": 1000}},
             "poisson1d_sin6cos100": {"points": 400, "gp": {"profile_steps": 1000}},
             "allen_cahn1d_sin100": {"points": 400, "gp": {"profile_steps": 1000}},
-            "poisson2d_sin100": {"points": 400, "gp": {"profile_steps": 0, "steps": 1_000_000}},
-            "advection_sin200": {"points": 200, "gp": {"profile_steps": 0, "steps": 1_000_000}},
+            "poisson2d_sin100": {"points": 400, "gp": {"profile_steps": 1000}},
+            "advection_sin200": {"points": 200, "gp": {"profile_steps": 1000}},
         },
         "pinn": {"steps": 100_000, "rounds": 20},
         "pinn_max_points": None,

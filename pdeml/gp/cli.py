@@ -9,13 +9,13 @@ from pdeml import problems
 
 # --set keys passed on to GPSolver
 SOLVER_KEYS = ("components", "freq_scale", "lr", "optimizer", "lbfgs_steps", "profile_steps", "profile_lr",
-               "boundary_weight", "jitter", "lengthscale_init", "eval_points", "track_every")
+               "profile_noise", "profile_cg", "polish_cg", "boundary_weight", "jitter", "lengthscale_init", "eval_points", "track_every")
 COMMON_KEYS = ("sampler", "kernel", "points", "steps", "seed", "device", "out", "progress")
 
 
 def default_points(dim: int) -> int:
-    """Points per dimension when none are given: the paper's 400 in 1D, 200 per axis in 2D."""
-    return 400 if dim == 1 else 200
+    """Points per dimension when none are given: the paper's 400 in 1D, 256 per axis in 2D."""
+    return 400 if dim == 1 else 256
 
 
 def solve(problem: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="default 10")
     p.add_argument("--batch-size", type=int, default=None, help="default 10")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate, cosine decay (default 3e-3)")
+    p.add_argument("--levels", type=int, default=1,
+                   help="2x pooling levels of the network (default 1, the paper's; more widen its reach)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="run directory; the network is saved as OUT/model.pt")
@@ -53,7 +55,7 @@ def train_preconditioner(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model, result = train_dcdm(systems, ritz=opts["ritz"], samples=opts["samples"], epochs=opts["epochs"],
                                batch_size=opts["batch_size"], lr=opts["lr"], seed=args.seed, device=args.device,
-                               progress=False if args.quiet else None, run_dir=out,
+                               levels=args.levels, progress=False if args.quiet else None, run_dir=out,
                                extra_config={"problem": problem.params, "grid": args.grid})
     final = result.final
     print(f"trained a {args.dim}D DCDM network on {args.systems} {args.grid}^{args.dim} system(s) "

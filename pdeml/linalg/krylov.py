@@ -327,7 +327,7 @@ def fcg(A: Any, b: Any, M: Any = None, *, x0: Any = None, rtol: float = 1e-5, at
 
 def dcdm_solve(A: Any, b: Any, model: torch.nn.Module, *, x0: Any = None, rtol: float = 1e-6, atol: float = 0.0,
                maxiter: int | None = None, callback: Callable[[Any], None] | None = None, grid: Any = None,
-               mask: Any = None, window: int = 2, residual_direction: bool = False, null_space: Any = None,
+               mask: Any = None, window: int | None = 2, residual_direction: bool = False, null_space: Any = None,
                check_symmetry: bool = True) -> tuple[Any, SolveInfo]:
     """Deep conjugate-direction method: ``x, info = dcdm_solve(A, b, model, grid=...)``.
 
@@ -335,6 +335,13 @@ def dcdm_solve(A: Any, b: Any, model: torch.nn.Module, *, x0: Any = None, rtol: 
     on the grid, A-orthogonalized against the last ``window`` directions (2, as in the paper),
     exact line search ``alpha = p.r / p.Ap``, and the true residual ``b - Ax`` recomputed (the
     network is nonlinear, so there is no global conjugacy to rely on).
+
+    With two directions the iteration can stall for good: once ``f(r)`` is nearly a combination
+    of the last two directions the step is nearly zero, the residual hardly changes and the
+    network returns the same direction again. ``window=None`` keeps every direction (``O(k n)``
+    memory after ``k`` steps): the iterate then minimizes the A-norm error over the span of all
+    directions so far, which grows by one dimension per step unless the network returns a
+    combination of earlier directions.
 
     The unknowns are placed on the grid by ``A`` itself when it is a pressure system/operator,
     else by ``mask`` (bool grid, unknowns = True cells in C order) or ``grid`` (a shape: every

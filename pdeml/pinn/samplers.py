@@ -11,9 +11,9 @@ Every sampler yields the same batch ``{"interior": (n, d), "boundary": (m, d),
 - ``rad``: residual-based adaptive distribution (Wu et al. 2023): draw ``n`` points without
   replacement from a uniform pool with probability ``|r|^k / mean |r|^k + c`` (k = c = 1).
 - ``aas``: adversarial adaptive sampling (Tang, Zhai, Wan, Yang, ICLR 2024): a bounded flow
-  density ``p`` (:class:`~pdeml.pinn.flow.BoxFlow`) is trained to maximise
-  ``E_p[r^2] / E_U[r^2] - beta int |grad p|^2`` against the current network, then the round's
-  points are drawn from ``p``.
+  density ``p`` (:class:`~pdeml.pinn.flow.BoxFlow`) is moved towards high ``E_p[r^2] / E_U[r^2]``
+  (optionally ``- beta int |grad p|^2``) against the current network, then the round's points
+  are drawn from ``p`` and, half of them, uniformly.
 
 Boundary points are fresh uniform boundary points every round, the same for every sampler.
 """
@@ -210,33 +210,50 @@ class RADSampler(CollocationSampler):
 class AASSampler(CollocationSampler):
     """Adversarial adaptive sampling with a bounded flow ``p`` on the domain's bounding box.
 
-    Every round after the first (uniform) one, the flow takes ``flow_steps`` Adam steps
-    (``flow_lr``) on ``-(E_p[w] - beta int |grad q|^2)`` against the current network:
-    ``w = r^2 / E_U[r^2]`` is the normalised squared residual and ``q`` the flow's density in
-    unit-cube coordinates (so ``beta`` is dimensionless: concentrations narrower than about
-    ``sqrt(beta)`` of the box are penalised).
+    PINN rounds and flow updates alternate: every round after the first (uniform) one, the flow
+    takes ``flow_steps`` Adam steps (``flow_lr``, mini-batches of ``flow_batch`` pool points)
+    against the current network, then the round's points are drawn. The quantity the flow
+    raises is ``E_p[w]``, ``w = r^2 / E_U[r^2]`` the normalised squared residual, optionally
+    minus ``beta int |grad q|^2`` (``q`` the density in unit-cube coordinates, so ``beta`` is
+    dimensionless: concentrations narrower than about ``sqrt(beta)`` of the box are penalised).
 
-    Gradient estimator: importance weighting with a trust region. The residual is evaluated once
-    per round on a pool drawn from ``m = (p_old + U) / 2``; ``E_p[w] = E_m[w p / m]``, whose
-    gradient in the flow's parameters is the score-function estimator ``E_m[w (p / m) grad log p]``.
-    It needs no derivative of the residual in ``x`` (third derivatives of the network), reuses one
-    residual evaluation for all the round's flow steps, and the uniform half of the pool lets the
-    flow find high-residual regions where ``p_old`` is small. A point stops pulling once its
-    density has grown by ``1 + trust`` within the round (a PPO-style clip), so the flow follows
-    the network gradually instead of jumping onto the pool's single worst point. No baseline is
-    subtracted: with a fixed pool a baseline rewards moving mass to where no pool point looks.
+    The residual is evaluated once per round on a pool from ``m = (p_old + U) / 2`` (the uniform
+    half finds high residual where ``p_old`` is small); no ``x``-derivative of the residual is
+    needed. Two updates (``update``):
+
+    - ``"fit"`` (default): a relaxed ascent step. The flow is fitted by weighted maximum likelihood
+      (weights ``p* / m`` on the pool) to ``p* = (1 - mix) p_old + mix w U``, the step from
+      ``p_old`` towards the residual-induced density ``r^2 / int r^2`` (the direction in which
+      ``E_p[w]`` grows; the penalised maximiser is a smoothed version of it). Maximum likelihood is
+      a low-variance, bounded objective: it moves mass onto the high-residual region without
+      collapsing onto single pool points.
+    - ``"ratio"``: the literal score-function estimator, ``E_p[w] = E_m[w p / m]`` with gradient
+      ``E_m[w (p / m) grad log p]``, and a PPO-style clip: a pool point stops pulling once its
+      density has grown by ``1 + trust`` within the round; meant for ``beta > 0``. It concentrates
+      more slowly; in 10D it hardly moved with ``trust = 1`` and collapsed onto single pool points
+      with a wide trust region.
+
     The penalty is importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
-
-    The round's ``n`` points are then drawn from ``p`` (a fraction ``uniform_fraction``
-    uniformly); flow samples outside a non-box geometry are redrawn.
+    A fraction ``uniform_fraction`` (default one half, like RAD's ``c = 1``) of the round's
+    points is uniform, the rest comes from ``p``; the two parts are shuffled together. Flow
+    samples outside a non-box geometry are redrawn.
     """
 
     name = "aas"
 
-    def __init__(self, *args, beta: float = 1e-3, flow_steps: int = 10, flow_lr: float = 2e-3,
-                 uniform_fraction: float = 0.0, trust: float = 0.5, flow_layers: int | None = None,
-                 flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 1024, **kwargs):
+    def __init__(self, *args, beta: float = 1e-4, flow_steps: int = 50, flow_lr: float = 5e-3,
+                 uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
+                 flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 1024,
+                 update: str = "fit", mix: float = 0.5, **kwargs):
         super().__init__(*args, **kwargs)
+        if update not in ("fit", "ratio"):
+            raise ValueError(f"update must be 'fit' or 'ratio', got {update!r}")
+        if not 0 < mix <= 1:
+            raise ValueError(f"mix must be in (0, 1], got {mix}")
+        self.update, self.mix = update, float(mix)
+        if int(flow_batch) != flow_batch or flow_batch < 1:
+            raise ValueError(f"flow_batch must be a positive integer, got {flow_batch!r}")
+        self.flow_batch = int(flow_batch)
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         if not 0 <= uniform_fraction < 1:
@@ -294,8 +311,9 @@ class AASSampler(CollocationSampler):
         m = 0.5 + 0.5 * q.detach()
         return ((grad**2).sum(dim=1) / m).mean()
 
-    def train_flow(self) -> dict[str, float]:
-        """The flow's ascent steps against the current network; returns diagnostics."""
+    def _pool(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The round's pool in unit coordinates from ``m = (p_old + U) / 2``: points ``y``,
+        ``log p_old(y)``, ``log m(y)`` and the normalised squared residual ``w`` (``E_U[w] = 1``)."""
         n_pool = self.pool_factor * self.n_points
         with torch.no_grad():
             y = torch.cat([self._flow_points(n_pool // 2), self._uniform_unit(n_pool - n_pool // 2)])
@@ -303,19 +321,42 @@ class AASSampler(CollocationSampler):
             log_q_old = self.flow.log_prob(y)
             log_m = (0.5 * log_q_old.exp() + 0.5 / self.domain.volume_fraction).log()
         r2 = self.squared_residual(self.domain.from_unit(y))
-        w = r2 / (r2 / log_m.exp()).mean().clamp_min(1e-300)  # E_U[w] = 1
-        cap = log_q_old + math.log1p(self.trust)
+        w = r2 / (r2 / log_m.exp()).mean().clamp_min(1e-300)
+        return y, log_q_old, log_m, w
+
+    def _batch(self, n: int) -> torch.Tensor:
+        return torch.randperm(n, generator=self.generator)[: self.flow_batch]
+
+    def _penalised_step(self, objective: torch.Tensor) -> torch.Tensor:
+        """One Adam step on ``objective + beta * penalty``; returns the penalty."""
+        penalty = self.gradient_penalty(self.penalty_points) if self.beta > 0 else torch.zeros(())
+        self.flow_optimizer.zero_grad(set_to_none=True)
+        (objective + self.beta * penalty).backward()
+        self.flow_optimizer.step()
+        return penalty.detach()
+
+    def train_flow(self) -> dict[str, float]:
+        """The flow's steps against the current network (``update``); returns diagnostics."""
+        y, log_q_old, log_m, w = self._pool()
         self.flow.train()
-        gain = penalty = torch.zeros(())
-        for _ in range(self.flow_steps):
-            # trust region: a point stops pulling once its density grew by the factor 1 + trust
-            gain = (w * (torch.minimum(self.flow.log_prob(y), cap) - log_m).exp()).mean()
-            penalty = self.gradient_penalty(self.penalty_points) if self.beta > 0 else torch.zeros(())
-            loss = -gain + self.beta * penalty
-            self.flow_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.flow_optimizer.step()
-        return {"flow_expected_w": float(gain.detach()), "flow_penalty": float(penalty.detach())}
+        penalty = torch.zeros(())
+        if self.update == "fit":
+            # weighted maximum likelihood of p* = (1 - mix) p_old + mix w U on the pool (weights p* / m)
+            c = ((1 - self.mix) * log_q_old.exp() + self.mix * w) / log_m.exp()
+            c = c / c.mean()
+            for _ in range(self.flow_steps):
+                i = self._batch(y.shape[0]).to(y.device)
+                penalty = self._penalised_step(-(c[i] * self.flow.log_prob(y[i])).mean())
+        else:
+            cap = log_q_old + math.log1p(self.trust)
+            for _ in range(self.flow_steps):
+                i = self._batch(y.shape[0]).to(y.device)
+                # trust region: a point stops pulling once its density grew by the factor 1 + trust
+                gain = (w[i] * (torch.minimum(self.flow.log_prob(y[i]), cap[i]) - log_m[i]).exp()).mean()
+                penalty = self._penalised_step(-gain)
+        with torch.no_grad():  # E_p[w] of the new flow, importance-weighted over the pool
+            expected_w = (w * (self.flow.log_prob(y) - log_m).exp()).mean()
+        return {"flow_expected_w": float(expected_w), "flow_penalty": float(penalty)}
 
     def next_points(self, round_: int) -> torch.Tensor:
         if round_ > 0 and self.flow_steps > 0:
@@ -324,8 +365,9 @@ class AASSampler(CollocationSampler):
         with torch.no_grad():
             y = self._flow_points(self.n_points - n_uniform)
         pts = self.domain.from_unit(y)
-        if n_uniform:
+        if n_uniform:  # shuffled, so that any prefix (the snapshot) shows both parts
             pts = torch.cat([pts, self.uniform(n_uniform)])
+            pts = pts[torch.randperm(pts.shape[0], generator=self.generator).to(pts.device)]
         return pts
 
     def state_dict(self) -> dict[str, Any]:

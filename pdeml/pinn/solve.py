@@ -36,7 +36,7 @@ SAMPLER_OPTIONS = {
     "rar": {"initial_fraction"},
     "rad": {"k", "c"},
     "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
-            "flow_hidden", "penalty_points"},
+            "flow_hidden", "penalty_points", "flow_batch", "update", "mix"},
 }
 DEFAULTS: dict[str, Any] = {
     "rounds": 20,              # sampler rounds (Trainer epochs); steps are split evenly over them
@@ -49,8 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "lifting": "fit",          # exact boundary: "fit" a network g to the Dirichlet data, or "zero" (g = 0)
     "lifting_steps": 500,      # Adam steps fitting the lifting of the Dirichlet data (exact boundary)
     "lr": 1e-3,
-    "scheduler": "cosine",     # stepped every step, to lr * eta_min_ratio at the end
+    "scheduler": "cosine",     # stepped every step, to lr * eta_min_ratio at the end; or "onecycle", "none"
     "eta_min_ratio": 0.01,
+    "warmup": 0.1,             # "onecycle": fraction of the steps warming up from lr / 25
     "geometry": None,          # a deepxde geometry; default the problem's box
     "problem_params": None,    # parameters when ``problem`` is a name
     "eval_resolution": None,   # grid points per axis (1D: 8193, 2D: 513)
@@ -204,6 +205,23 @@ def _split_options(sampler: str, options: dict[str, Any]) -> tuple[dict[str, Any
     return general, sampler_opts
 
 
+def _scheduler_options(general: dict[str, Any]) -> dict[str, Any]:
+    """Options of the learning-rate schedule: ``cosine`` decays to ``lr * eta_min_ratio``;
+    ``onecycle`` (torch's OneCycleLR) first ramps up from ``lr / 25`` over the fraction ``warmup``
+    of the steps (a half-cosine ramp), then decays (cosine) to the same ``lr * eta_min_ratio``;
+    it also cycles Adam's first moment coefficient between 0.95 and 0.85 (torch's default)."""
+    eta_min = float(general["eta_min_ratio"])
+    if general["scheduler"] == "cosine":
+        return {"eta_min": float(general["lr"]) * eta_min}
+    if general["scheduler"] == "onecycle":
+        warmup = float(general["warmup"])
+        if not 0 < warmup < 1:
+            raise ValueError(f"warmup must be in (0, 1) for the onecycle schedule, got {warmup}")
+        return {"pct_start": warmup, "div_factor": 25.0, "final_div_factor": 1.0 / (25.0 * eta_min),
+                "anneal_strategy": "cos"}
+    return {}
+
+
 def _fit_lifting(domain: Domain, problem, dim: int, device, dtype, generator, seed: int,
                  steps: int) -> Lifting | None:
     """A network ``g`` matching the Dirichlet data (``steps`` Adam steps), or None when the data
@@ -315,9 +333,7 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
         record["relative_l2"] = evaluation.relative_l2(predict, track)
         record["eval_seconds"] = time.perf_counter() - tic
 
-    scheduler_options = {}
-    if general["scheduler"] == "cosine":
-        scheduler_options = {"eta_min": float(general["lr"]) * float(general["eta_min_ratio"])}
+    scheduler_options = _scheduler_options(general)
     trainer = Trainer(model, objective, source, epochs=rounds, lr=float(general["lr"]),
                       scheduler=general["scheduler"], scheduler_options=scheduler_options,
                       scheduler_interval="step" if general["scheduler"] != "none" else None,
