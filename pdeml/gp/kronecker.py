@@ -150,10 +150,7 @@ class Kronecker:
     def eigenvalues(self) -> torch.Tensor:
         """Eigenvalues of ``K`` as a tensor of :attr:`shape` (outer product of the factors')."""
         self._need("eigh", "eigenvalues")
-        lam = self.eig[0][0]
-        for val, _ in self.eig[1:]:
-            lam = lam[..., None] * val
-        return lam
+        return outer_product([val for val, _ in self.eig])
 
     def logdet(self, noise: float | torch.Tensor = 0.0) -> torch.Tensor:
         """``log |K + noise I|``; without noise ``sum_k (N / n_k) log |K_k|``."""
@@ -192,6 +189,24 @@ class Kronecker:
 
 def _is_zero(x) -> bool:
     return (not torch.is_tensor(x) and x == 0) or (torch.is_tensor(x) and bool((x == 0).all()))
+
+
+def outer_product(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``v_1 (x) ... (x) v_D`` as a tensor of shape ``(len(v_1), ..., len(v_D))``: the diagonal of a
+    Kronecker product of diagonal matrices."""
+    out = vectors[0]
+    for v in vectors[1:]:
+        out = out[..., None] * v
+    return out
+
+
+def outer_sum(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``out[i_1, ..., i_D] = v_1[i_1] + ... + v_D[i_D]``: the diagonal of a Kronecker sum of
+    diagonal matrices."""
+    out = vectors[0]
+    for v in vectors[1:]:
+        out = out[..., None] + v
+    return out
 
 
 def kron_matvec(factors: Sequence[torch.Tensor], v: torch.Tensor) -> torch.Tensor:

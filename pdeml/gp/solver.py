@@ -31,7 +31,7 @@ from torch import nn
 from pdeml import problems as _problems
 from pdeml.device import resolve_device
 from pdeml.gp.kernels import SpectralMixture, ToeplitzGrid, kernel_family
-from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot
+from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot, outer_product, outer_sum
 from pdeml.losses import relative_l2 as _relative_l2
 from pdeml.problems.base import Problem
 from pdeml.train import Trainer
@@ -334,14 +334,16 @@ class KroneckerProfile:
     circulant kernels): each iteration costs a few Kronecker products, ``O(N sum n_k)``.
     """
 
-    def __init__(self, model: GPField, batch: dict[str, Any], parts: Sequence[torch.Tensor]):
-        kron, _ = model.factorize(0, "cholesky")
-        complex_ = any(not bool(torch.allclose(s, s.T)) for s in parts)
-        self.dtype = torch.complex128 if complex_ else model.U.dtype
+    def __init__(self, model: GPField, batch: dict[str, Any]):
+        op: GridOperator = batch["operator"]
+        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        parts = axis_parts(mats, op, model.dim)
+        symmetric = [bool(torch.allclose(S, S.T)) for S in parts]
+        self.dtype = model.U.dtype if all(symmetric) else torch.complex128
         self.G, self.G_inv, mus = [], [], []
-        for low, S in zip(kron.chol, parts):
+        for low, S, sym in zip(kron.chol, parts, symmetric):
             C = torch.linalg.solve_triangular(low, torch.linalg.solve_triangular(low, S, upper=False).T, upper=False)
-            if torch.allclose(S, S.T):
+            if sym:
                 mu, W = torch.linalg.eigh(0.5 * (C + C.T))
             else:  # antisymmetric: L^-1 S L^-T = W diag(-i nu) W^H
                 nu, W = torch.linalg.eigh(1j * (0.5 * (C - C.T)).to(torch.complex128))
@@ -351,7 +353,7 @@ class KroneckerProfile:
             eye = torch.eye(low.shape[0], dtype=low.dtype, device=low.device)
             self.G_inv.append(W.conj().T @ torch.linalg.solve_triangular(low, eye, upper=False).to(self.dtype))
             mus.append(mu)
-        self.m = _outer_sum(mus)
+        self.m = outer_sum(mus)
         self.v = model.log_v.exp().detach()
         self.s = (batch["boundary_weight"] * model.log_tau.exp()).detach()
         self.mask = batch["boundary"]
@@ -361,8 +363,8 @@ class KroneckerProfile:
         self.rhs = self.v * self.m.conj() * kron_matvec(self.GH, batch["forcing"].to(self.dtype)) \
             + self.s * kron_matvec(self.GH, g.to(self.dtype))
         squares = [G.abs() ** 2 for G in self.G]
-        gram = _outer_product([s.sum(0) for s in squares])  # diag(G^H G)
-        edge = gram - _outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
+        gram = outer_product([s.sum(0) for s in squares])  # diag(G^H G)
+        edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
         self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
 
     def normal(self, beta: torch.Tensor) -> torch.Tensor:
@@ -399,42 +401,32 @@ class KroneckerProfile:
         return kron_matvec(self.G, beta).real.to(U0.dtype), it
 
 
-def _outer_sum(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
-    out = vectors[0]
-    for v in vectors[1:]:
-        out = out[..., None] + v
-    return out
+def axis_parts(mats: Sequence[Sequence[torch.Tensor]], op: GridOperator, dim: int) -> list[torch.Tensor]:
+    """Per axis ``S_k``, the operator applied to that axis' kernel derivative matrices ``mats[k]``
+    (``[K_k, K_k', K_k'']``) alone: ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` when the operator
+    is a sum of one-axis terms (:func:`kronecker_separable`)."""
+    zero = torch.zeros((), dtype=mats[0][0].dtype, device=mats[0][0].device)
+    return [op.apply(zero, {(ax, o): mats[ax][o] if ax == k else zero for ax, o in op.needs}) for k in range(dim)]
 
 
-def _outer_product(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
-    out = vectors[0]
-    for v in vectors[1:]:
-        out = out[..., None] * v
-    return out
-
-
-def axis_parts(model: GPField, op: GridOperator) -> list[torch.Tensor] | None:
-    """Per axis ``S_k`` with ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` when the operator is linear,
-    a sum of one-axis terms and each ``S_k`` symmetric or antisymmetric; else ``None``."""
+def kronecker_separable(model: GPField, op: GridOperator) -> bool:
+    """Whether :class:`KroneckerProfile` applies: the operator is linear, a sum of one-axis terms,
+    and each ``S_k`` is symmetric or antisymmetric (checked on the model's current kernel)."""
     if not op.linear:
-        return None
+        return False
     with torch.no_grad():
         kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
-        zero = torch.zeros((), dtype=model.U.dtype, device=model.U.device)
-        parts = [op.apply(zero, {(ax, o): mats[ax][o] if ax == k else zero for ax, o in op.needs})
-                 for k in range(model.dim)]
+        parts = axis_parts(mats, op, model.dim)
         if any(p.shape != (n, n) for p, n in zip(parts, model.shape)):
-            return None
+            return False
         if not all(torch.allclose(p, p.T) or torch.allclose(p, -p.T) for p in parts):
-            return None
+            return False
         # the sum of one-axis terms must reproduce the operator on a random grid function
         U = torch.randn(model.shape, dtype=model.U.dtype, generator=torch.Generator().manual_seed(0)).to(model.U.device)
         derivs = {(ax, o): mode_dot(mats[ax][o], kron.solve_mode(U, ax), ax) for ax, o in op.needs}
         total = sum(mode_dot(p, kron.solve_mode(U, k), k) for k, p in enumerate(parts))
         want = op.apply(U, derivs)
-        if not torch.allclose(total, want, rtol=1e-8, atol=1e-8 * float(want.abs().max())):
-            return None
-    return parts
+        return bool(torch.allclose(total, want, rtol=1e-8, atol=1e-8 * float(want.abs().max())))
 
 
 def profiled_objective(model: GPField, batch: dict[str, Any]):
@@ -448,9 +440,7 @@ def profiled_objective(model: GPField, batch: dict[str, Any]):
         if model.U.numel() <= MAX_PROFILE_NODES:
             model.U.copy_(conditional_optimum(model, batch))
         else:
-            parts = axis_parts(model, batch["operator"])
-            U, iters = KroneckerProfile(model, batch, parts).solve(model.U.detach(), maxiter=batch["profile_cg"],
-                                                                   warn=False)
+            U, _ = KroneckerProfile(model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"], warn=False)
             model.U.copy_(U)
     return negative_log_joint(model, batch)
 
@@ -532,7 +522,7 @@ class GPSolver:
                 zip(self.problem.domain, self.points_per_dim)]
         kernels = [SpectralMixture(self.components, self.kernel, fs, lengthscale_init) for fs in self.freq_scale]
         self.model = GPField(axes, kernels, self.jitter).to(self.device)
-        self._kronecker = nodes > MAX_PROFILE_NODES and axis_parts(self.model, self.operator) is not None
+        self._kronecker = nodes > MAX_PROFILE_NODES and kronecker_separable(self.model, self.operator)
         profilable = nodes <= MAX_PROFILE_NODES or self._kronecker
         if profile_steps is None:
             profile_steps = 300 if profilable else 0
@@ -664,8 +654,7 @@ class GPSolver:
         """After a Kronecker profile phase (``profile_cg`` CG iterations per kernel step, warm
         started), solve for ``U`` at the final kernel to the full tolerance."""
         with torch.no_grad():
-            parts = axis_parts(self.model, self.operator)
-            U, iters = KroneckerProfile(self.model, batch, parts).solve(self.model.U.detach(), maxiter=self.polish_cg)
+            U, iters = KroneckerProfile(self.model, batch).solve(self.model.U.detach(), maxiter=self.polish_cg)
             self.model.U.copy_(U)
         self._weights = None
         record["polish_cg"] = iters
