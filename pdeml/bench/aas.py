@@ -118,8 +118,11 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             for sampler in SAMPLER_NAMES for seed in s["seeds"]]
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = tqdm(jobs, desc="bench aas", unit="run", disable=not show, dynamic_ncols=True)
-    runs: dict[tuple[str, str], list[Any]] = {}
+    # per (problem, sampler) only the figures of each run; full results (model, evaluation set,
+    # snapshots) are kept for the first 2D problem's first seed, whose points are plotted
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     first_2d: dict[str, Any] = {}
+    first_2d_name = None
     for name, params, steps, sampler, seed in bar:
         label = _label(name, params)
         bar.set_postfix(problem=name, sampler=sampler, seed=seed, refresh=False)
@@ -128,23 +131,24 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             opts.update(s["aas"])
         res = solve_pinn(name, sampler=sampler, points=s["points"], steps=steps, seed=seed, device=device,
                          progress=False, **opts)
-        runs.setdefault((label, sampler), []).append(res)
-        if res.domain.dim == 2 and seed == s["seeds"][0] and (not first_2d or
-                                                             next(iter(first_2d.values())).problem.name == name):
+        runs.setdefault((label, sampler), []).append(
+            {"relative_l2": res.relative_l2, "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim})
+        if res.domain.dim == 2 and seed == s["seeds"][0] and first_2d_name in (None, name):
+            first_2d_name = name
             first_2d[sampler] = res
     bar.close()
 
     rows = []
     for (label, sampler), results in runs.items():
-        errors = [r.relative_l2 for r in results]
-        uniform = [r.relative_l2 for r in runs[(label, "uniform")]]
+        errors = [r["relative_l2"] for r in results]
+        uniform = [r["relative_l2"] for r in runs[(label, "uniform")]]
         rows.append({
-            "problem": label, "dim": results[0].domain.dim, "sampler": sampler,
+            "problem": label, "dim": results[0]["dim"], "sampler": sampler,
             "rel_l2_mean": statistics.fmean(errors),
             "rel_l2_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
             "vs_uniform": statistics.fmean(errors) / statistics.fmean(uniform),
-            "seconds_mean": statistics.fmean(r.seconds for r in results),
-            "points": s["points"], "steps": results[0].steps, "seeds": len(results),
+            "seconds_mean": statistics.fmean(r["seconds"] for r in results),
+            "points": s["points"], "steps": results[0]["steps"], "seeds": len(results),
             "rel_l2_per_seed": " / ".join(f"{e:.2e}" for e in errors),
         })
     if out:

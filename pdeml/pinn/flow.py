@@ -169,10 +169,11 @@ class BoxFlow(nn.Module):
         z = torch.rand(n, self.dim, generator=generator, dtype=torch.float64)
         return self.transform(z.to(self._device(), self._dtype())).clamp(0.0, 1.0)
 
-    def gradient_penalty(self, y: torch.Tensor) -> torch.Tensor:
-        """Monte Carlo ``int_[0,1]^d |grad q|^2`` from uniform points ``y`` (n, dim); differentiable
-        in the flow's parameters. Zero for the uniform density."""
+    def gradient_penalty(self, y: torch.Tensor, mix: float = 0.0) -> torch.Tensor:
+        """Monte Carlo ``int_[0,1]^d |grad q|^2`` from points ``y`` (n, dim) drawn from
+        ``(1 - mix) U + mix q`` (importance weights ``1 / ((1 - mix) + mix q)``; ``mix = 0``: uniform
+        points); differentiable in the flow's parameters. Zero for the uniform density."""
         y = y.detach().requires_grad_(True)
         q = self.log_prob(y).exp()
         (grad,) = torch.autograd.grad(q.sum(), y, create_graph=True)
-        return (grad**2).sum(dim=1).mean()
+        return ((grad**2).sum(dim=1) / ((1.0 - mix) + mix * q.detach())).mean()

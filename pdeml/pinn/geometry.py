@@ -72,6 +72,7 @@ class Domain:
         self.is_box = _is_box(geometry)
         self.is_space_time = hasattr(geometry, "timedomain")
         self.dtype, self.device = dtype, torch.device(device)
+        self._cache_bounds()
         self.volume_fraction = 1.0 if self.is_box else self._estimate_volume_fraction()
 
     @classmethod
@@ -91,7 +92,13 @@ class Domain:
             self.device = torch.device(device)
         if dtype is not None:
             self.dtype = dtype
+        self._cache_bounds()
         return self
+
+    def _cache_bounds(self) -> None:
+        """The box bounds as tensors of the domain's dtype and device, built once (not per call: the
+        distance factor maps every point of every training step)."""
+        self._low_t, self._high_t, self._width_t = (self._tensor(a) for a in (self.low, self.high, self.width))
 
     # -- coordinates ------------------------------------------------------------------------
     @property
@@ -103,15 +110,15 @@ class Domain:
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Map points of the bounding box to the unit cube [0, 1]^dim."""
-        return (x - self._tensor(self.low)) / self._tensor(self.width)
+        return (x - self._low_t) / self._width_t
 
     def from_unit(self, y: torch.Tensor) -> torch.Tensor:
-        return self._tensor(self.low) + y * self._tensor(self.width)
+        return self._low_t + y * self._width_t
 
     def inside(self, x: torch.Tensor) -> torch.Tensor:
         """Boolean (n,): points inside the domain or on its boundary."""
         if self.is_box:
-            lo, hi = self._tensor(self.low), self._tensor(self.high)
+            lo, hi = self._low_t, self._high_t
             return ((x >= lo) & (x <= hi)).all(dim=1)
         pts = x.detach().cpu().double().numpy()
         if self.is_space_time:
@@ -123,7 +130,7 @@ class Domain:
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Bring points back into the bounding box (clamping); for boxes this is the domain."""
-        return torch.maximum(torch.minimum(x, self._tensor(self.high)), self._tensor(self.low))
+        return torch.maximum(torch.minimum(x, self._high_t), self._low_t)
 
     # -- sampling ---------------------------------------------------------------------------
     def _uniform_box(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -305,11 +305,7 @@ class AASSampler(CollocationSampler):
         miss the flat parts. Differentiable in the flow's parameters; 0 for a uniform ``q``."""
         with torch.no_grad():
             y = torch.cat([self._uniform_unit(n - n // 2), self.flow.sample(n // 2, self.generator)])
-        y = y.to(self.domain.device).requires_grad_(True)
-        q = self.flow.log_prob(y).exp()
-        (grad,) = torch.autograd.grad(q.sum(), y, create_graph=True)
-        m = 0.5 + 0.5 * q.detach()
-        return ((grad**2).sum(dim=1) / m).mean()
+        return self.flow.gradient_penalty(y.to(self.domain.device), mix=0.5)
 
     def _pool(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The round's pool in unit coordinates from ``m = (p_old + U) / 2``: points ``y``,

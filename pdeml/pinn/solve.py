@@ -280,6 +280,10 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
     if n_boundary is None:
         n_boundary = max(64, points // 4) if boundary == "penalty" else 0
     scale = _residual_scale(problem, domain, generator)
+    evaluation = evaluation_set(problem, domain, general["eval_resolution"], int(general["eval_points"]))
+    n_track = min(int(general["track_points"]), evaluation.points.shape[0])
+    track = torch.randperm(evaluation.points.shape[0], generator=torch.Generator().manual_seed(7))[:n_track]
+
     start = time.perf_counter()
     lifting = None
     if general["lifting"] not in ("fit", "zero"):
@@ -297,18 +301,15 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
     def boundary_data(x: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(problem.exact_on_points(x), dtype=x.dtype, device=x.device)
 
-    def residual(net, x: torch.Tensor) -> torch.Tensor:
-        return problem.residual(net, x)
-
     source = make_sampler(sampler, domain, boundary_data, n_points=points, steps_per_round=steps // rounds,
                           rounds=rounds, n_boundary=n_boundary,
                           seed=int(torch.randint(0, 2**31 - 1, (1,), generator=generator)), **sampler_opts)
-    source.bind(model, residual)
+    source.bind(model, problem.residual)
     weight = float(general["boundary_weight"])
 
     def objective(net, batch):
         x = batch["interior"].detach().requires_grad_(True)
-        r = residual(net, x)
+        r = problem.residual(net, x)
         loss_r = (r**2).mean() / scale
         metrics = {"residual_loss": loss_r.detach()}
         loss = loss_r
@@ -317,10 +318,6 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
             loss = loss + weight * loss_b
             metrics["boundary_loss"] = loss_b.detach()
         return loss, metrics
-
-    evaluation = evaluation_set(problem, domain, general["eval_resolution"], int(general["eval_points"]))
-    n_track = min(int(general["track_points"]), evaluation.points.shape[0])
-    track = torch.randperm(evaluation.points.shape[0], generator=torch.Generator().manual_seed(7))[:n_track]
 
     def predict(x):
         with torch.no_grad():
