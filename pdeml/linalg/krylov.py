@@ -25,7 +25,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from pdeml.linalg.preconditioner import DeepPreconditioner, fluid_grid_of
+from pdeml.linalg.preconditioner import DeepPreconditioner
 from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
 
 
@@ -110,25 +110,11 @@ class _Operator:
             shape = tuple(A.shape)
             self._check_square(shape)
             self.n = shape[0]
-            Amat = A
-
-            def matvec(x: torch.Tensor) -> torch.Tensor:
-                y = Amat @ x.detach().cpu().numpy().astype(np.float64, copy=False)
-                return torch.from_numpy(np.asarray(y, dtype=np.float64).reshape(-1)).to(x.device, x.dtype)
-
-            self._matvec = matvec
+            self._matvec = _numpy_map(A)
         elif torch.is_tensor(A):
             self._check_square(tuple(A.shape))
             self.n = int(A.shape[0])
-            cache: dict[tuple[Any, Any], torch.Tensor] = {}
-
-            def matvec(x: torch.Tensor) -> torch.Tensor:
-                key = (x.device, x.dtype)
-                if key not in cache:
-                    cache[key] = A.to(device=x.device, dtype=x.dtype)
-                return cache[key] @ x
-
-            self._matvec = matvec
+            self._matvec = _tensor_map(A)
         else:
             raise TypeError(f"A must be a SciPy sparse matrix, LinearOperator, NumPy array, torch tensor, "
                             f"PressureLinearSystem or PressureOperator; got {type(A).__name__}")
@@ -358,7 +344,7 @@ def dcdm_solve(A: Any, b: Any, model: torch.nn.Module, *, x0: Any = None, rtol: 
                                  "unknowns of A on the network's grid")
             pre = DeepPreconditioner(model, mask=op.mask)
         else:
-            pre = DeepPreconditioner(model, mask=fluid_grid_of(grid, mask=mask).mask)
+            pre = DeepPreconditioner(model, grid, mask=mask)
         if pre.n != n:
             where = f"mask with {pre.n} fluid cells" if not pre.fluid.full else f"grid {pre.fluid.shape} ({pre.n} cells)"
             raise ValueError(f"the {where} does not match A, which is {n} x {n}")
@@ -377,6 +363,26 @@ def _check_preconditioner_size(M: Any, n: int) -> None:
         raise ValueError(f"preconditioner M has shape {tuple(shape)} but A is {n} x {n}")
 
 
+def _numpy_map(M: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A SciPy/NumPy matrix or LinearOperator applied to torch vectors (in float64 on the host)."""
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        y = M @ x.detach().cpu().numpy().astype(np.float64, copy=False)
+        return torch.from_numpy(np.asarray(y, dtype=np.float64).reshape(-1)).to(x.device, x.dtype)
+    return apply
+
+
+def _tensor_map(M: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A torch matrix applied to vectors, cast once per (device, dtype) of the vectors."""
+    cache: dict[tuple[Any, Any], torch.Tensor] = {}
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        key = (x.device, x.dtype)
+        if key not in cache:
+            cache[key] = M.to(device=x.device, dtype=x.dtype)
+        return cache[key] @ x
+    return apply
+
+
 def _preconditioner(M: Any, b: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """``M`` as a map on torch work vectors."""
     if M is None:
@@ -384,12 +390,9 @@ def _preconditioner(M: Any, b: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     if isinstance(M, DeepPreconditioner):
         return M
     if sp.issparse(M) or isinstance(M, (np.ndarray, spla.LinearOperator)):
-        def apply(r: torch.Tensor) -> torch.Tensor:
-            z = M @ r.detach().cpu().numpy().astype(np.float64, copy=False)
-            return torch.from_numpy(np.asarray(z, dtype=np.float64).reshape(-1)).to(r.device, r.dtype)
-        return apply
+        return _numpy_map(M)
     if torch.is_tensor(M):
-        return lambda r: M.to(device=r.device, dtype=r.dtype) @ r
+        return _tensor_map(M)
     if callable(M):
         if torch.is_tensor(b):
             return M

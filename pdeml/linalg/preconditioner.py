@@ -78,7 +78,6 @@ class DeepPreconditioner:
         param = next(model.parameters(), None)
         self.device = param.device if param is not None else torch.device("cpu")
         self.dtype = param.dtype if param is not None else torch.float32
-        self.calls = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,7 +94,6 @@ class DeepPreconditioner:
         u = self.fluid.to_grid(unit.to(device=self.device, dtype=self.dtype))
         _, mask = self.fluid.buffers(self.device, self.dtype)
         q = self.fluid.to_flat(self.model(u, mask)).to(device=r.device, dtype=r.dtype)
-        self.calls += r.shape[0]
         q = q * (norms > 0)
         if self._projector is not None:
             q = self._projector.project(q)
