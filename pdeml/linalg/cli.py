@@ -27,9 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-DEFAULTS = {"ritz": 200, "samples": 400, "epochs": 10, "batch_size": 10, "lr": 3e-3}
-
-
 def train_preconditioner(args: argparse.Namespace) -> int:
     """Train on ``--systems`` random obstacle masks of ``--grid``^``--dim`` cells; save OUT/model.pt."""
     import time
@@ -48,14 +45,14 @@ def train_preconditioner(args: argparse.Namespace) -> int:
         problem = PressureSystem(dim=args.dim, obstacles=args.obstacles, walls=args.walls)
     except ValueError as err:
         raise SystemExit(f"pdeml train-preconditioner: {err}") from err
-    opts = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in DEFAULTS.items()}
+    # options left out take train_dcdm's defaults
+    opts = {k: getattr(args, k) for k in ("ritz", "samples", "epochs", "batch_size", "lr") if getattr(args, k) is not None}
     rng = np.random.default_rng(args.seed)
     systems = [problem.system(problem.sample_mask(rng, args.grid)) for _ in range(args.systems)]
     out = Path(args.out)
     start = time.perf_counter()
-    model, result = train_dcdm(systems, ritz=opts["ritz"], samples=opts["samples"], epochs=opts["epochs"],
-                               batch_size=opts["batch_size"], lr=opts["lr"], seed=args.seed, device=args.device,
-                               levels=args.levels, progress=False if args.quiet else None, run_dir=out,
+    model, result = train_dcdm(systems, **opts, seed=args.seed, device=args.device, levels=args.levels,
+                               progress=False if args.quiet else None, run_dir=out,
                                extra_config={"problem": problem.params, "grid": args.grid})
     final = result.final
     print(f"trained a {args.dim}D DCDM network on {args.systems} {args.grid}^{args.dim} system(s) "
