@@ -187,10 +187,14 @@ def train_dcdm(systems: PressureLinearSystem | Sequence[PressureLinearSystem], *
     return model.eval(), result
 
 
-def load_preconditioner(path: str | os.PathLike, device: str | torch.device = "cpu") -> DCDMNet:
-    """A trained DCDM network from ``path`` (a run directory with ``model.pt``, or the file), loaded
-    with ``torch.load(weights_only=True)``; in eval mode on ``device``."""
+def load_preconditioner(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """A trained preconditioner network from ``path`` (a run directory with ``model.pt``, or the
+    file), loaded with ``torch.load(weights_only=True)``: a :class:`DCDMNet` or a multigrid
+    :class:`~pdeml.linalg.multigrid.SmootherNet`, whichever was saved; in eval mode on ``device``."""
     import json
+
+    from pdeml.linalg.multigrid import MODEL_NAME as SMOOTHER_NAME
+    from pdeml.linalg.multigrid import SmootherNet
 
     path = Path(path)
     if path.is_dir():
@@ -200,9 +204,11 @@ def load_preconditioner(path: str | os.PathLike, device: str | torch.device = "c
         config = json.loads(state.get("model_config", "{}"))
     except (TypeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} has no readable model configuration ({err})") from err
-    if config.get("name") != MODEL_NAME:
-        raise CheckpointError(f"{path} holds a {config.get('name')!r} model, expected a {MODEL_NAME!r} network "
-                              f"(made by `pdeml train-preconditioner` or train_dcdm)")
-    model = DCDMNet(**{k: v for k, v in config.items() if k != "name"})
+    builders = {MODEL_NAME: DCDMNet, SMOOTHER_NAME: SmootherNet}
+    name = config.get("name")
+    if name not in builders:
+        raise CheckpointError(f"{path} holds a {name!r} model, expected one of {sorted(builders)} "
+                              f"(made by `pdeml train-preconditioner`, train_dcdm or train_multigrid)")
+    model = builders[name](**{k: v for k, v in config.items() if k != "name"})
     load_model_state(model, state["model"], source=str(path))
     return model.to(resolve_device(device)).eval()
