@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("train-preconditioner",
-                       help="train a DCDM network for pressure systems of one grid size and wall type")
+                       help="train a DCDM network or a multigrid smoother for pressure systems")
     _import_attr("pdeml.linalg.cli:add_arguments")(p)
     p.set_defaults(func=cmd_train_preconditioner)
 

@@ -173,7 +173,7 @@ class ExactInverse(torch.nn.Module):
 
 def test_dcdm_with_exact_network_takes_one_step(neumann16):
     system, b = neumann16
-    x, info = dcdm_solve(system, b, ExactInverse(system), rtol=1e-10)
+    x, info = dcdm_solve(system, b, model=ExactInverse(system), rtol=1e-10)
     assert info == 0 and info.iterations == 1
     assert np.allclose(x, system.solve(b), atol=1e-10)
 
@@ -181,18 +181,18 @@ def test_dcdm_with_exact_network_takes_one_step(neumann16):
 def test_dcdm_converges_to_direct_solution(trained, neumann16):
     system, b = neumann16  # a mask not seen in training
     model = load_preconditioner(trained)
-    x, info = dcdm_solve(system, b, model, rtol=1e-8, maxiter=400, residual_direction=True)
+    x, info = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=400, residual_direction=True)
     assert info == 0 and info.rtol_reached <= 1e-8
     assert np.allclose(x, system.solve(b), atol=1e-6 * np.abs(x).max())
     # the paper's iteration (network direction only) decreases the residual too
-    _, info_paper = dcdm_solve(system, b, model, rtol=1e-8, maxiter=20)
+    _, info_paper = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=20)
     assert info_paper.relative_residuals[-1] < 0.5
     # the same through a plain CSR matrix, a mask and the null space
-    x2, info2 = dcdm_solve(system.matrix, b, model, mask=system.mask, null_space=system.null_space, rtol=1e-8,
+    x2, info2 = dcdm_solve(system.matrix, b, model=model, mask=system.mask, null_space=system.null_space, rtol=1e-8,
                            maxiter=400, residual_direction=True)
     assert info2.iterations == info.iterations and np.allclose(x2, x, atol=1e-9 * np.abs(x).max())
     # torch in, torch out
-    xt, _ = dcdm_solve(system.torch_operator(dtype=torch.float64), torch.from_numpy(b), model, rtol=1e-8,
+    xt, _ = dcdm_solve(system.torch_operator(dtype=torch.float64), torch.from_numpy(b), model=model, rtol=1e-8,
                        maxiter=400, residual_direction=True)
     assert torch.is_tensor(xt) and np.allclose(xt.numpy(), x, atol=1e-6 * np.abs(x).max())
 
@@ -205,26 +205,26 @@ def test_dcdm_all_directions_converges_where_two_stall(trained, neumann16):
     model = load_preconditioner(trained)
     exact = system.solve(b)
     iterates = []
-    x, info = dcdm_solve(system, b, model, rtol=1e-8, maxiter=system.n, window=None,
+    x, info = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=system.n, window=None,
                          callback=lambda xk: iterates.append(xk.copy()))
     assert info == 0 and info.iterations <= system.n // 2 and np.allclose(x, exact, atol=1e-6 * np.abs(x).max())
     energy = [float((e := exact - system.project(xk)) @ (system.matrix @ e)) for xk in iterates]
     assert all(e1 <= e0 * (1 + 1e-9) for e0, e1 in zip(energy, energy[1:]))
-    _, info_two = dcdm_solve(system, b, model, rtol=1e-8, maxiter=info.iterations)
+    _, info_two = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=info.iterations)
     assert info_two != 0 and info_two.rtol_reached > 1e3 * info.rtol_reached
 
 
 def test_deep_preconditioner_inside_scipy_cg(trained, neumann16):
     system, b = neumann16
     M = DeepPreconditioner(load_preconditioner(trained), system=system)
-    Mop = M.as_linear_operator()
+    Mop = M  # a LinearOperator itself; as_linear_operator() returns it
     r = system.project(np.random.default_rng(0).standard_normal(system.n))
     assert np.allclose(Mop @ r, M(r)) and np.allclose(M(2.5 * r), 2.5 * M(r), rtol=1e-5, atol=1e-8)
     assert np.abs(system.null_space.T @ M(r)).max() < 1e-8  # output in range(A)
     xt = M(torch.from_numpy(r).float())
     assert xt.dtype == torch.float32 and np.allclose(xt.numpy(), M(r), rtol=1e-4, atol=1e-5 * np.abs(M(r)).max())
     # an exact network: scipy's cg converges in one step with the plugin
-    exact = DeepPreconditioner(ExactInverse(system), system=system).as_linear_operator()
+    exact = DeepPreconditioner(ExactInverse(system), system=system)  # directly as M=
     count = [0]
     x, info = spla.cg(system.matrix, b, M=exact, rtol=1e-9, callback=lambda xk: count.__setitem__(0, count[0] + 1))
     assert info == 0 and count[0] == 1 and np.allclose(system.project(x), system.solve(b), atol=1e-9)
@@ -250,15 +250,15 @@ def test_bad_input_errors(neumann16):
     with pytest.raises(ValueError, match="symmetric"):
         fcg(nonsym, b)
     with pytest.raises(ValueError, match="symmetric"):
-        dcdm_solve(nonsym, b, net, mask=system.mask)
+        dcdm_solve(nonsym, b, model=net, mask=system.mask)
     bad = b.copy()
     bad[3] = np.nan
     with pytest.raises(ValueError, match="NaN or Inf"):
-        dcdm_solve(system, bad, net)
+        dcdm_solve(system, bad, model=net)
     with pytest.raises(ValueError, match="does not match A"):
-        dcdm_solve(A, b, net, grid=(16, 16))
+        dcdm_solve(A, b, model=net, grid=(16, 16))
     with pytest.raises(ValueError, match="needs grid"):
-        dcdm_solve(A, b, net)
+        dcdm_solve(A, b, model=net)
     with pytest.raises(ValueError, match="b has"):
         fcg(A, b[:-1])
     with pytest.raises(ValueError, match="3D"):
@@ -283,7 +283,7 @@ class NaNAfterFirst(torch.nn.Module):
 def test_network_nan_mid_solve_keeps_the_iterate(neumann16):
     system, b = neumann16
     with pytest.raises(NonFiniteError, match="NaN") as err:
-        dcdm_solve(system, b, NaNAfterFirst())
+        dcdm_solve(system, b, model=NaNAfterFirst())
     assert err.value.info.iterations == 1 and np.isfinite(err.value.x).all()
     assert np.linalg.norm(b - system.matrix @ err.value.x) < np.linalg.norm(b)
 
@@ -308,12 +308,42 @@ def test_bench_dcdm_tiny(tmp_path):
     rows = json.loads((tmp_path / "dcdm.json").read_text())["results"]
     solved = [r for r in rows if "iterations" in r]
     assert {r["grid"] for r in solved} == {"12^2", "16^2"}
-    classical = [r for r in solved if r["method"] in ("CG", "IC(0)-PCG", "AMG-PCG")]
-    assert len(classical) == 6 and all(r["converged"] and r["rel_residual"] < 1e-5 for r in classical)
-    ic = {r["grid"]: r["iterations"] for r in classical if r["method"] == "IC(0)-PCG"}
-    cg = {r["grid"]: r["iterations"] for r in classical if r["method"] == "CG"}
-    assert all(ic[g] < cg[g] for g in cg)
+    assert {r["rtol"] for r in solved} == {1e-4, 1e-6}
+    classical = [r for r in solved if r["method"] in ("CG", "IC(0)-PCG", "AMG-PCG", "V-cycle (Jacobi), CG",
+                                                         "learned V-cycle, CG")]
+    assert len(classical) == 20 and all(r["converged"] and r["rel_residual"] < r["rtol"] for r in classical)
+    its = {(r["grid"], r["rtol"], r["method"]): r["iterations"] for r in classical}
+    for g, tol in {(g, t) for g, t, _ in its}:
+        assert its[g, tol, "learned V-cycle, CG"] < its[g, tol, "IC(0)-PCG"] < its[g, tol, "CG"]
     net_rows = [r for r in solved if r["method"].startswith("DCDM")]
-    assert len(net_rows) == 4 and all(0 < r["rel_residual"] < 1 for r in net_rows)
+    assert len(net_rows) == 12 and all(0 < r["rel_residual"] < 1 for r in net_rows)
     assert [r["method"] for r in solved if r["grid"] == "16^2"].count("CG, M=net") == 0  # training size only
     assert (tmp_path / "dcdm_residuals_2d.png").stat().st_size > 1000
+
+
+def test_coarse_direction_removes_the_two_direction_stall(trained, neumann16):
+    """The paper's window of two stalls with this network, and says so; adding the algebraic coarse
+    correction as a second direction each step converges with the same window."""
+    system, b = neumann16
+    model = load_preconditioner(trained)
+    _, info_two = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=400)
+    assert info_two.stalled and info_two > 0 and "stalled" in repr(info_two)
+    x, info = dcdm_solve(system, b, model=model, rtol=1e-8, maxiter=400, coarse=True)
+    assert info == 0 and not info.stalled and info.iterations < 150
+    assert np.allclose(x, system.solve(b), atol=1e-6 * np.abs(x).max())
+    # the same coarse space passed explicitly, on the bare matrix with a mask (null space found from A)
+    from pdeml.linalg import CoarseSpace
+
+    x2, info2 = dcdm_solve(system.matrix, b, model=model, mask=system.mask, null_space=system.null_space,
+                           rtol=1e-8, maxiter=400, coarse=CoarseSpace(system.matrix, mask=system.mask))
+    assert info2 == 0 and np.allclose(x2, x, atol=1e-6 * np.abs(x).max())
+
+
+def test_fcg_takes_scipy_argument_order(neumann16):
+    system, b = neumann16
+    x0 = np.random.default_rng(0).standard_normal(system.n)
+    x, info = fcg(system.matrix, b, x0, M=sp.diags(1.0 / system.matrix.diagonal()), rtol=1e-9,
+                  null_space=system.null_space)
+    assert info == 0 and np.allclose(x, system.solve(b), atol=1e-7)
+    with pytest.raises(TypeError):
+        fcg(system.matrix, b, None, None)  # M is keyword-only, as in scipy.sparse.linalg.cg

@@ -1,24 +1,30 @@
-"""``pdeml bench dcdm``: DCDM against CG, IC(0)- and AMG-PCG on pressure systems.
+"""``pdeml bench dcdm``: learned preconditioners against CG, IC(0)- and AMG-PCG on pressure systems.
 
 Pressure Poisson systems with obstacles and Neumann walls (singular: right-hand sides projected
-onto the range), 2D and 3D. A DCDM network is trained on a few random obstacle masks at one
-grid size (Ritz-vector right-hand sides, through the Trainer) and tested at that size and at
-larger ones on masks drawn with other seeds, with right-hand sides from the divergence of smooth
-random velocities (a projection step). Every solver stops at a relative residual of ``rtol``
-(1e-6) and starts from 0; the reported residual is the true ``||b - Ax|| / ||b||`` at the end.
+onto the range), 2D and 3D. A DCDM network and a multigrid smoother are trained on a few random
+obstacle masks at the smallest grid size (Ritz vectors, through the Trainer) and tested at that
+size and at larger ones on masks drawn with other seeds, with right-hand sides from the
+divergence of smooth random velocities (a projection step). Every solver starts from 0 and stops
+at the same relative residual ``rtol`` (each of ``rtols``); the reported residual is the true
+``||b - Ax|| / ||b||`` at the end.
 
-Methods: SciPy CG (no preconditioner, IC(0) = the zero-fill incomplete Cholesky of the stencil,
+Methods: SciPy CG (no preconditioner; IC(0) = the zero-fill incomplete Cholesky of the stencil;
 AMG = one pyamg smoothed-aggregation V-cycle; Jacobi is left out: the stencil's diagonal is
-constant away from walls and obstacles, so Jacobi-PCG needs CG's iterations), pdeml's
+constant away from walls and obstacles, so Jacobi-PCG needs CG's iterations); pdeml's
 ``dcdm_solve`` as in the paper (``DCDM``: network direction A-orthogonalized against the last two
-directions) and against all previous directions (``DCDM, all dirs``, ``window=None``), and, at
-the training size, SciPy CG with the network as ``M`` (``DeepPreconditioner``; nonlinear, so
-convergence is not guaranteed). The learned methods stop after ``maxiter_net`` iterations (a
-case may set its own).
-``setup_s`` is the preconditioner set-up (factorization, AMG hierarchy; DCDM's training is in
-its own row), ``solve_s`` the iteration; both are means over the test masks of a grid.
-``vs_cg_iters`` = iterations / CG's, ``vs_amg_time`` = (setup + solve) / AMG-PCG's; for DCDM
-``growth`` = iterations / its iterations at the training size - 1.
+directions), against all previous directions (``DCDM, all dirs``, ``window=None``), and with the
+paper's window plus the algebraic coarse correction as a second direction (``DCDM + coarse``,
+``coarse=CoarseSpace(system)``, 4^d blocks split by connectivity, set-up in ``setup_s``); SciPy
+CG with pdeml's ``MultigridPreconditioner`` as ``M``, untrained (``V-cycle (Jacobi)``) and with the
+learned smoother (``learned V-cycle``); and, at the training size, SciPy CG with the DCDM network
+as ``M`` (``DeepPreconditioner``; nonlinear, so convergence is not guaranteed). The DCDM solvers
+stop after ``maxiter_net`` iterations (a case may set its own) or when their residual has not
+dropped by 0.1% in 100 iterations (``stalled``).
+``setup_s`` is the preconditioner set-up (factorization, AMG or multigrid hierarchy, coarse
+space; training is in its own rows), ``solve_s`` the iteration; both are means over the test
+masks of a grid. ``vs_cg_iters`` / ``vs_amg_iters`` = iterations / CG's / AMG-PCG's,
+``vs_amg_time`` = (setup + solve) / AMG-PCG's, ``growth`` = iterations / the same method's
+iterations at the training size - 1 (empty unless both converged).
 """
 
 from __future__ import annotations
@@ -33,26 +39,38 @@ import scipy.sparse.linalg as spla
 import torch
 
 from pdeml.device import resolve_device
-from pdeml.linalg import DeepPreconditioner, dcdm_solve, train_dcdm
+from pdeml.linalg import (
+    CoarseSpace,
+    DeepPreconditioner,
+    MultigridPreconditioner,
+    dcdm_solve,
+    train_dcdm,
+    train_multigrid,
+)
 from pdeml.problems.pressure import PressureSystem
 from pdeml.solvers.pressure import PressureLinearSystem
 
+# the learned V-cycle's smoother: a few seconds of training at the smallest size
+_MG = {"systems": 2, "ritz": 200, "samples": 200, "epochs": 10, "batch_size": 10, "lr": 1e-2}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"rtol": 1e-6, "maxiter_net": 30,
+    "tiny": {"rtols": [1e-4, 1e-6], "maxiter_net": 30,
              "cases": [{"dim": 2, "train_grid": 12, "test_grids": [12, 16], "tests": [1, 1],
                         "train": {"systems": 1, "ritz": 40, "samples": 40, "epochs": 2, "batch_size": 10,
-                                  "lr": 1e-3}}]},
-    "small": {"rtol": 1e-6, "maxiter_net": 400,
+                                  "lr": 1e-3},
+                        "multigrid": {"systems": 1, "ritz": 40, "samples": 20, "epochs": 2, "batch_size": 10,
+                                      "lr": 1e-2, "coarsest": 16}}]},
+    "small": {"rtols": [1e-4, 1e-6], "maxiter_net": 400,
               "cases": [{"dim": 2, "train_grid": 64, "test_grids": [64, 128, 256], "tests": [2, 1, 1],
                          "train": {"systems": 4, "ritz": 800, "samples": 400, "epochs": 120, "batch_size": 5,
-                                   "lr": 1e-3, "levels": 4}},
+                                   "lr": 1e-3, "levels": 4}, "multigrid": _MG},
                         {"dim": 3, "train_grid": 16, "test_grids": [16, 32], "tests": [2, 1], "maxiter_net": 200,
                          "train": {"systems": 4, "ritz": 200, "samples": 400, "epochs": 80, "batch_size": 5,
-                                   "lr": 1e-3, "levels": 3}}]},
-    "paper": {"rtol": 1e-6, "maxiter_net": 1000,
+                                   "lr": 1e-3, "levels": 3}, "multigrid": _MG}]},
+    "paper": {"rtols": [1e-4, 1e-6], "maxiter_net": 1000,
               "cases": [{"dim": 3, "train_grid": 64, "test_grids": [64, 128, 256], "tests": [4, 2, 1],
                          "train": {"systems": 8, "ritz": 1000, "samples": 2000, "epochs": 50, "batch_size": 10,
-                                   "lr": 1e-4}}]},
+                                   "lr": 1e-4}, "multigrid": _MG}]},
 }
 
 WALLS = "neumann"
@@ -144,34 +162,43 @@ def _scipy_cg(system: PressureLinearSystem, b: np.ndarray, M: Any, rtol: float, 
             "converged": info == 0, "history": res}
 
 
-def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, net: torch.nn.Module | None, rtol: float,
+def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, nets: dict[str, Any], rtol: float,
            maxiter_net: int, device: torch.device, history: bool) -> dict[str, Any] | None:
     maxiter = 20 * max(system.grid_shape) ** 2
-    if method in DCDM_WINDOWS:
+    if method in DCDM_VARIANTS:
+        window, coarse = DCDM_VARIANTS[method]
         bt = torch.from_numpy(b).to(device)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        x, info = dcdm_solve(system, bt, net, rtol=rtol, maxiter=maxiter_net, window=DCDM_WINDOWS[method])
+        space = CoarseSpace(system) if coarse else None
+        setup = time.perf_counter() - start
+        x, info = dcdm_solve(system, bt, model=nets["dcdm"], rtol=rtol, maxiter=maxiter_net, window=window,
+                             coarse=space)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - setup
         x = x.cpu().numpy()
-        return {"iterations": info.iterations, "setup_s": 0.0, "solve_s": seconds, "converged": info.converged,
-                "rel_residual": _true_residual(system.matrix, x, b), "history": info.relative_residuals}
+        return {"iterations": info.iterations, "setup_s": setup, "solve_s": seconds, "converged": info.converged,
+                "stalled": info.stalled, "rel_residual": _true_residual(system.matrix, x, b),
+                "history": info.relative_residuals}
     start = time.perf_counter()
+    its = maxiter
     if method == "CG":
-        M, its = None, maxiter
+        M = None
     elif method == "IC(0)-PCG":
-        M, its = ic0_preconditioner(system), maxiter
+        M = ic0_preconditioner(system)
     elif method == "AMG-PCG":
         try:
             M = amg_preconditioner(system)
         except ImportError:
             return None
-        its = maxiter
+    elif method == "V-cycle (Jacobi), CG":
+        M = MultigridPreconditioner(system, coarsest=nets["coarsest"])
+    elif method == "learned V-cycle, CG":
+        M = MultigridPreconditioner(system, smoother=nets["multigrid"], coarsest=nets["coarsest"])
     elif method == "CG, M=net":
-        M, its = DeepPreconditioner(net, system=system).as_linear_operator(), maxiter_net
+        M, its = DeepPreconditioner(nets["dcdm"], system=system), maxiter_net
     else:
         raise ValueError(f"unknown method {method!r}")
     setup = time.perf_counter() - start
@@ -180,9 +207,12 @@ def _solve(method: str, system: PressureLinearSystem, b: np.ndarray, net: torch.
     return out
 
 
-METHODS = ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM, all dirs", "CG, M=net")
-# A-orthogonalization window of each DCDM variant: the paper's last two directions, or all of them
-DCDM_WINDOWS: dict[str, int | None] = {"DCDM": 2, "DCDM, all dirs": None}
+METHODS = ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM, all dirs", "DCDM + coarse", "V-cycle (Jacobi), CG",
+           "learned V-cycle, CG", "CG, M=net")
+# (A-orthogonalization window, coarse direction) of each DCDM variant: the paper's last two
+# directions, all of them, or the last two with the algebraic coarse correction as a second direction
+DCDM_VARIANTS: dict[str, tuple[int | None, bool]] = {"DCDM": (2, False), "DCDM, all dirs": (None, False),
+                                                     "DCDM + coarse": (2, True)}
 
 
 def _figure(path: Path, title: str, curves: dict[str, dict[str, Any]]) -> None:
@@ -209,6 +239,34 @@ def _figure(path: Path, title: str, curves: dict[str, dict[str, Any]]) -> None:
     save_figure(fig, path, dpi=110)
 
 
+def _train(case: dict[str, Any], train_systems: list[PressureLinearSystem], dev: torch.device,
+           progress: bool | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Train the DCDM network and the multigrid smoother on the same systems; their rows."""
+    dim, tr, mg = case["dim"], case["train"], case["multigrid"]
+    grid0 = f"{case['train_grid']}^{dim}"
+    unknowns = int(np.mean([s.n for s in train_systems]))
+    start = time.perf_counter()
+    net, result = train_dcdm(train_systems, ritz=tr["ritz"], samples=tr["samples"], epochs=tr["epochs"],
+                             batch_size=tr["batch_size"], lr=tr["lr"], levels=tr.get("levels", 1), seed=0,
+                             device=str(dev), progress=progress)
+    rows = [{"dim": dim, "grid": grid0, "unknowns": unknowns, "method": "DCDM training",
+             "setup_s": time.perf_counter() - start,
+             "note": f"{tr['systems']} masks, {tr['epochs']} epochs x {tr['samples']} Ritz rhs, "
+                     f"{net.levels} pooling level(s); "
+                     f"val one-step residual {result.final.get('val_rel_residual', float('nan')):.3f}"}]
+    start = time.perf_counter()
+    smoother, mg_result = train_multigrid(train_systems[: mg["systems"]], ritz=mg["ritz"], samples=mg["samples"],
+                                          epochs=mg["epochs"], batch_size=mg["batch_size"], lr=mg["lr"], seed=0,
+                                          coarsest=mg.get("coarsest", 400),
+                                          device=str(dev), progress=progress)
+    rows.append({"dim": dim, "grid": grid0, "unknowns": unknowns, "method": "learned V-cycle training",
+                 "setup_s": time.perf_counter() - start,
+                 "note": f"{mg['systems']} masks, {mg['epochs']} epochs x {mg['samples']} Ritz errors; one-step "
+                         f"A-norm error ratio {mg_result.final.get('train_energy_ratio', float('nan')):.3f}, "
+                         f"theta {float(smoother.theta.detach()):.3f}"})
+    return {"dcdm": net, "multigrid": smoother, "coarsest": mg.get("coarsest", 400)}, rows
+
+
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
         out: str | Path | None = None) -> list[dict[str, Any]]:
     cfg = PRESETS[preset]
@@ -220,68 +278,64 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     except ImportError:
         have_amg = False
     for case in cfg["cases"]:
-        dim, tr = case["dim"], case["train"]
+        dim = case["dim"]
         problem = PressureSystem(dim=dim, obstacles="mixed", walls=WALLS)
         rng = np.random.default_rng(0)
-        train_systems = [problem.system(problem.sample_mask(rng, case["train_grid"])) for _ in range(tr["systems"])]
-        start = time.perf_counter()
-        net, result = train_dcdm(train_systems, ritz=tr["ritz"], samples=tr["samples"], epochs=tr["epochs"],
-                                 batch_size=tr["batch_size"], lr=tr["lr"], levels=tr.get("levels", 1), seed=0,
-                                 device=str(dev), progress=progress)
-        train_s = time.perf_counter() - start
+        train_systems = [problem.system(problem.sample_mask(rng, case["train_grid"]))
+                         for _ in range(case["train"]["systems"])]
+        nets, train_rows = _train(case, train_systems, dev, progress)
+        rows += train_rows
         grid0 = f"{case['train_grid']}^{dim}"
-        rows.append({"dim": dim, "grid": grid0, "unknowns": int(np.mean([s.n for s in train_systems])),
-                     "method": "DCDM training", "setup_s": train_s,
-                     "note": f"{tr['systems']} masks, {tr['epochs']} epochs x {tr['samples']} Ritz rhs, "
-                             f"{net.levels} pooling level(s); "
-                             f"val one-step residual {result.final.get('val_rel_residual', float('nan')):.3f}"})
-        base_iters: dict[str, float | None] = {}
-        for g_i, (grid, n_tests) in enumerate(zip(case["test_grids"], case["tests"])):
-            per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
-            curves: dict[str, dict[str, Any]] = {}
-            plot_this = g_i == len(case["test_grids"]) - 1
-            n_unknowns = []
-            for t in range(n_tests):
-                system, b = problem.sample_system(np.random.default_rng(10_000 + 100 * grid + t), grid)
-                n_unknowns.append(system.n)
-                for m in METHODS:
-                    if m == "CG, M=net" and g_i > 0:
-                        continue  # the plugin row at the training size only (each step runs the network)
-                    r = _solve(m, system, b, net, cfg["rtol"], case.get("maxiter_net", cfg["maxiter_net"]), dev,
-                               history=plot_this and t == 0)
-                    if r is None:
+        maxiter_net = case.get("maxiter_net", cfg["maxiter_net"])
+        for rtol in cfg["rtols"]:
+            base_iters: dict[str, float | None] = {}
+            for g_i, (grid, n_tests) in enumerate(zip(case["test_grids"], case["tests"])):
+                methods = [m for m in METHODS if m != "CG, M=net" or g_i == 0]  # the plugin at the training size
+                per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+                curves: dict[str, dict[str, Any]] = {}
+                plot_this = g_i == len(case["test_grids"]) - 1 and rtol == min(cfg["rtols"])
+                n_unknowns = []
+                for t in range(n_tests):
+                    system, b = problem.sample_system(np.random.default_rng(10_000 + 100 * grid + t), grid)
+                    n_unknowns.append(system.n)
+                    for m in methods:
+                        r = _solve(m, system, b, nets, rtol, maxiter_net, dev, history=plot_this and t == 0)
+                        if r is None:
+                            continue
+                        per_method[m].append(r)
+                        if plot_this and t == 0:
+                            curves[m] = r
+                means = {m: {"iterations": float(np.mean([r["iterations"] for r in rs])),
+                             "setup_s": float(np.mean([r["setup_s"] for r in rs])),
+                             "solve_s": float(np.mean([r["solve_s"] for r in rs])),
+                             "rel_residual": float(max(r["rel_residual"] for r in rs)),
+                             "converged": all(r["converged"] for r in rs),
+                             "stalled": any(r.get("stalled", False) for r in rs)}
+                         for m, rs in per_method.items() if rs}
+                cg_iters = means["CG"]["iterations"]
+                amg_total = (means["AMG-PCG"]["setup_s"] + means["AMG-PCG"]["solve_s"]) if "AMG-PCG" in means else None
+                for m in methods:
+                    if m not in means:
+                        rows.append({"dim": dim, "grid": f"{grid}^{dim}", "rtol": rtol, "method": m,
+                                     "note": "skipped: pyamg is not installed" if m == "AMG-PCG" else "skipped"})
                         continue
-                    per_method[m].append(r)
-                    if plot_this and t == 0:
-                        curves[m] = r
-            means = {m: {"iterations": float(np.mean([r["iterations"] for r in rs])),
-                         "setup_s": float(np.mean([r["setup_s"] for r in rs])),
-                         "solve_s": float(np.mean([r["solve_s"] for r in rs])),
-                         "rel_residual": float(max(r["rel_residual"] for r in rs)),
-                         "converged": all(r["converged"] for r in rs)} for m, rs in per_method.items() if rs}
-            cg_iters = means["CG"]["iterations"]
-            amg_total = (means["AMG-PCG"]["setup_s"] + means["AMG-PCG"]["solve_s"]) if "AMG-PCG" in means else None
-            for m in METHODS:
-                if m == "CG, M=net" and g_i > 0:
-                    continue
-                if m not in means:
-                    rows.append({"dim": dim, "grid": f"{grid}^{dim}", "method": m,
-                                 "note": "skipped: pyamg is not installed" if m == "AMG-PCG" else "skipped"})
-                    continue
-                r = means[m]
-                row = {"dim": dim, "grid": f"{grid}^{dim}", "unknowns": int(np.mean(n_unknowns)), "method": m,
-                       "masks": n_tests, **r, "vs_cg_iters": r["iterations"] / cg_iters,
-                       "vs_amg_time": (r["setup_s"] + r["solve_s"]) / amg_total if amg_total else None}
-                if m.startswith("DCDM"):
-                    # only a converged count at the training size and here says anything about growth
+                    r = means[m]
+                    row = {"dim": dim, "grid": f"{grid}^{dim}", "unknowns": int(np.mean(n_unknowns)), "rtol": rtol,
+                           "method": m, "masks": n_tests, **r,
+                           "s_per_iter": r["solve_s"] / max(r["iterations"], 1),
+                           "vs_cg_iters": r["iterations"] / cg_iters,
+                           "vs_amg_iters": r["iterations"] / means["AMG-PCG"]["iterations"] if "AMG-PCG" in means
+                           else None,
+                           "vs_amg_time": (r["setup_s"] + r["solve_s"]) / amg_total if amg_total else None}
+                    # growth: iterations relative to the same method's at the training size (both converged)
                     base_iters.setdefault(m, r["iterations"] if r["converged"] else None)
                     row["growth"] = (r["iterations"] / base_iters[m] - 1.0
                                      if r["converged"] and base_iters[m] is not None else None)
-                rows.append(row)
-            if out is not None and plot_this and curves:
-                _figure(Path(out) / f"dcdm_residuals_{dim}d.png",
-                        f"{dim}D pressure system {grid}^{dim} ({n_unknowns[0]:,} unknowns), "
-                        f"network trained at {grid0}", curves)
+                    rows.append(row)
+                if out is not None and plot_this and curves:
+                    _figure(Path(out) / f"dcdm_residuals_{dim}d.png",
+                            f"{dim}D pressure system {grid}^{dim} ({n_unknowns[0]:,} unknowns), "
+                            f"networks trained at {grid0}", curves)
     if not have_amg:
         rows.append({"method": "AMG-PCG", "note": "pyamg not installed: pip install pyamg"})
     return rows

@@ -1,9 +1,11 @@
 """Deep conjugate-direction method (DCDM), flexible CG and a learned-preconditioner plugin.
 
-``dcdm_solve(A, b, model)`` and ``fcg(A, b, M)`` return ``(x, info)`` like
-``scipy.sparse.linalg.cg``; ``DeepPreconditioner(model, system=...)`` plugs a trained network
-into existing CG code; ``train_dcdm`` / ``pdeml train-preconditioner`` train one on pressure
-systems. Names are imported on first use, so ``pdeml`` starts without loading torch.
+``dcdm_solve(A, b, model=net)`` and ``fcg(A, b, M=M)`` return ``(x, info)`` like
+``scipy.sparse.linalg.cg``; ``coarse=`` adds the algebraic coarse correction of ``CoarseSpace``
+as a second direction. ``MultigridPreconditioner(A, grid=..., smoother=...)`` is a symmetric
+V-cycle with learned smoothers for plain ``scipy.sparse.linalg.cg``; ``DeepPreconditioner``
+wraps a DCDM network as ``M=``. ``train_dcdm``, ``train_multigrid`` and
+``pdeml train-preconditioner`` train them. Names are imported on first use, so ``pdeml`` starts without loading torch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ _EXPORTS = {
     "train_dcdm": "training",
     "load_preconditioner": "training",
     "RitzBatches": "training",
+    "CoarseSpace": "coarse",
+    "constant_null_space": "coarse",
+    "MultigridPreconditioner": "multigrid",
+    "SmootherNet": "multigrid",
+    "train_multigrid": "multigrid",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -50,6 +50,11 @@ class SolveInfo(int):
         return int(self) == 0
 
     @property
+    def stalled(self) -> bool:
+        """The solve stopped because the residual stopped decreasing (see ``stall=``)."""
+        return self.message.startswith("stalled")
+
+    @property
     def relative_residuals(self) -> list[float]:
         """``||r_k|| / ||b||``."""
         scale = self.b_norm if self.b_norm > 0 else 1.0
@@ -192,11 +197,14 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
                           atol: float, maxiter: int | None, default_maxiter: Callable[[int], int],
                           callback: Callable[[Any], None] | None, window: int | None, true_residual: bool,
                           null_space: Any, check_symmetry: bool, name: str, residual_direction: bool = False,
+                          coarse: Any = None, stall: int | None = 100,
                           on_operator: Callable[[_Operator, int], None] | None = None) -> tuple[Any, SolveInfo]:
     if rtol < 0 or atol < 0:
         raise ValueError(f"rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
     if window is not None and int(window) < 1:
         raise ValueError(f"window must be >= 1 (or None for all previous directions), got {window}")
+    if stall is not None and int(stall) < 1:
+        raise ValueError(f"stall must be >= 1 iterations (or None to never stop on stagnation), got {stall}")
     bt, as_numpy = _as_work_vector(b)
     _check_finite(bt, "b")
     op = _Operator(A, bt, null_space)
@@ -206,6 +214,12 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
         on_operator(op, op.n)
     if check_symmetry:
         op.check_symmetric(bt)
+    coarse_map = _coarse_space(coarse, A, op, null_space)
+    extra: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    if coarse_map is not None:
+        extra.append(coarse_map)
+    if residual_direction:
+        extra.append(lambda r: r)
     maxiter = default_maxiter(op.n) if maxiter is None else int(maxiter)
 
     def out(x: torch.Tensor) -> Any:
@@ -232,7 +246,8 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
     if res[0] <= tol:
         return out(op.project(x) if x0 is not None else x), info(0, 0, "converged")
     # (p, Ap, p.Ap) of the directions of the last `window` steps
-    P: deque = deque(maxlen=None if window is None else int(window) * (2 if residual_direction else 1))
+    P: deque = deque(maxlen=None if window is None else int(window) * (1 + len(extra)))
+    best, best_at = res[0], 0
     for k in range(1, maxiter + 1):
         z = precond(r)
         if not bool(torch.isfinite(z).all()):
@@ -241,7 +256,7 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
         step = torch.zeros_like(x)
         r_step = r
         new_dirs = []
-        for raw in ([z, r_step] if residual_direction else [z]):
+        for raw in [z, *(f(r_step) for f in extra)]:
             p = op.project(raw)
             Ap = op(p)
             # modified Gram-Schmidt in the A inner product (this step's directions included)
@@ -279,6 +294,12 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
             callback(out(x))
         if rn <= tol:
             return out(op.project(x)), info(0, k, "converged")
+        if rn < 0.999 * best:
+            best, best_at = rn, k
+        elif stall is not None and k - best_at >= int(stall):
+            return out(op.project(x)), info(k, k, f"stalled: the residual has not dropped below {best:.3e} "
+                                                  f"(relative {best / max(b_norm, 1e-300):.3e}) in the last "
+                                                  f"{k - best_at} iterations")
     return out(op.project(x)), info(maxiter, maxiter, f"not converged in {maxiter} iterations")
 
 
@@ -286,56 +307,61 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
 # public solvers
 
 
-def fcg(A: Any, b: Any, M: Any = None, *, x0: Any = None, rtol: float = 1e-5, atol: float = 0.0,
+def fcg(A: Any, b: Any, x0: Any = None, *, M: Any = None, rtol: float = 1e-5, atol: float = 0.0,
         maxiter: int | None = None, callback: Callable[[Any], None] | None = None, window: int | None = 2,
-        true_residual: bool = False, null_space: Any = None, check_symmetry: bool = True) -> tuple[Any, SolveInfo]:
-    """Flexible preconditioned CG: ``x, info = fcg(A, b, M)``.
+        true_residual: bool = False, coarse: Any = None, null_space: Any = None, check_symmetry: bool = True,
+        stall: int | None = 100) -> tuple[Any, SolveInfo]:
+    """Flexible preconditioned CG: ``x, info = fcg(A, b, x0=None, M=M)``, SciPy's argument order.
 
     ``M`` approximates ``A^-1`` and may be nonlinear or change between calls: ``None``
-    (identity: plain CG), a SciPy sparse matrix / ``LinearOperator`` / array / torch tensor
-    (applied as ``M @ r``), a :class:`DeepPreconditioner`, or any callable taking and returning a
-    vector like ``b`` (NumPy for NumPy ``b``, torch for torch ``b``). Each direction ``M(r)`` is
-    A-orthogonalized against the last ``window`` directions (``None``: all of them); for a fixed
-    SPD ``M`` every window gives CG's iterates in exact arithmetic.
+    (identity: plain CG), a SciPy sparse matrix / ``LinearOperator`` (a
+    :class:`~pdeml.linalg.DeepPreconditioner` or :class:`~pdeml.linalg.MultigridPreconditioner`
+    among them) / array / torch tensor (applied as ``M @ r``), or any callable taking and
+    returning a vector like ``b``. Each direction ``M(r)`` is A-orthogonalized against the last
+    ``window`` directions (``None``: all of them); for a fixed SPD ``M`` every window gives
+    CG's iterates in exact arithmetic.
 
+    ``coarse``: a :class:`~pdeml.linalg.CoarseSpace` (or ``True`` / a block size for a pressure
+    system ``A``): its correction ``Q r`` is searched as a second direction every step.
     Stops when ``||r|| <= max(rtol ||b||, atol)`` (``b`` projected onto range(A) when the null
-    space is known); ``maxiter`` defaults to ``10 n``. ``true_residual`` recomputes ``b - Ax``
-    each step instead of updating it. Returns ``(x, info)``; raises
-    :class:`NonPositiveCurvatureError` (with ``.x``) when ``p.Ap <= 0``.
+    space is known); ``maxiter`` defaults to ``10 n``; ``stall``: stop (``info > 0``,
+    ``info.stalled``) when the residual has not dropped by 0.1% in that many iterations
+    (``None``: never). ``true_residual`` recomputes ``b - Ax`` each step instead of updating it.
+    Returns ``(x, info)``; raises :class:`NonPositiveCurvatureError` (with ``.x``) when
+    ``p.Ap <= 0``.
     """
     precond = _preconditioner(M, b)
     return _conjugate_directions(A, b, precond, x0=x0, rtol=rtol, atol=atol, maxiter=maxiter,
                                  default_maxiter=lambda n: 10 * n, callback=callback, window=window,
                                  true_residual=true_residual, null_space=null_space,
-                                 check_symmetry=check_symmetry, name="fcg",
+                                 check_symmetry=check_symmetry, name="fcg", coarse=coarse, stall=stall,
                                  on_operator=lambda op, n: _check_preconditioner_size(M, n))
 
 
-def dcdm_solve(A: Any, b: Any, model: torch.nn.Module, *, x0: Any = None, rtol: float = 1e-6, atol: float = 0.0,
+def dcdm_solve(A: Any, b: Any, x0: Any = None, *, model: torch.nn.Module, rtol: float = 1e-6, atol: float = 0.0,
                maxiter: int | None = None, callback: Callable[[Any], None] | None = None, grid: Any = None,
-               mask: Any = None, window: int | None = 2, residual_direction: bool = False, null_space: Any = None,
-               check_symmetry: bool = True) -> tuple[Any, SolveInfo]:
-    """Deep conjugate-direction method: ``x, info = dcdm_solve(A, b, model, grid=...)``.
+               mask: Any = None, window: int | None = 2, coarse: Any = None, residual_direction: bool = False,
+               null_space: Any = None, check_symmetry: bool = True, stall: int | None = 100) -> tuple[Any, SolveInfo]:
+    """Deep conjugate-direction method: ``x, info = dcdm_solve(A, b, model=net, grid=...)``.
 
-    Each step: ``q = f(r / ||r||)`` from the network ``model`` (a :class:`~pdeml.linalg.DCDMNet`)
+    Each step: ``q = f(r / rms(r))`` from the network ``model`` (a :class:`~pdeml.linalg.DCDMNet`)
     on the grid, A-orthogonalized against the last ``window`` directions (2, as in the paper),
     exact line search ``alpha = p.r / p.Ap``, and the true residual ``b - Ax`` recomputed (the
-    network is nonlinear, so there is no global conjugacy to rely on).
+    network is nonlinear, so there is no global conjugacy to rely on). It is :func:`fcg` with the
+    network as ``M`` and ``true_residual=True``.
 
-    With two directions the iteration can stall for good: once ``f(r)`` is nearly a combination
-    of the last two directions the step is nearly zero, the residual hardly changes and the
-    network returns the same direction again. ``window=None`` keeps every direction (``O(k n)``
-    memory after ``k`` steps): the iterate then minimizes the A-norm error over the span of all
-    directions so far, which grows by one dimension per step unless the network returns a
-    combination of earlier directions.
+    With the paper's two directions the iteration stalls once the error sits in the lowest
+    eigenmodes of ``A``, which the local network does not reach (see docs/dcdm.md).
+    ``coarse=True`` (or a block size, or a :class:`~pdeml.linalg.CoarseSpace`) adds the
+    algebraic coarse correction ``Q r = Z (Z^T A Z)^+ Z^T r`` as a second direction every step,
+    which removes the stall; ``window=None`` keeps every direction instead (``O(k n)`` memory).
 
     The unknowns are placed on the grid by ``A`` itself when it is a pressure system/operator,
     else by ``mask`` (bool grid, unknowns = True cells in C order) or ``grid`` (a shape: every
-    cell an unknown, or a bool mask). ``maxiter`` defaults to 1000. Returns ``(x, info)``
-    (see :class:`SolveInfo`); raises :class:`NonPositiveCurvatureError` (with ``.x``) when
-    ``p.Ap <= 0``.
+    cell an unknown). ``maxiter`` defaults to 1000; ``stall`` as in :func:`fcg`. Returns
+    ``(x, info)``; raises :class:`NonPositiveCurvatureError` (with ``.x``) when ``p.Ap <= 0``.
     """
-    holder: dict[str, DeepPreconditioner] = {}
+    holder: dict[str, Any] = {}
 
     def place(op: _Operator, n: int) -> None:
         if grid is None and mask is None:
@@ -349,12 +375,39 @@ def dcdm_solve(A: Any, b: Any, model: torch.nn.Module, *, x0: Any = None, rtol: 
             where = f"mask with {pre.n} fluid cells" if not pre.fluid.full else f"grid {pre.fluid.shape} ({pre.n} cells)"
             raise ValueError(f"the {where} does not match A, which is {n} x {n}")
         holder["M"] = pre
+        if op.mask is None:
+            op.mask = pre.fluid.mask  # for coarse=True on a plain matrix
 
     return _conjugate_directions(A, b, lambda r: holder["M"].directions(r[None])[0], x0=x0, rtol=rtol, atol=atol,
                                  maxiter=maxiter, default_maxiter=lambda n: 1000, callback=callback,
                                  window=window, true_residual=True, null_space=null_space,
                                  check_symmetry=check_symmetry, name="dcdm_solve", on_operator=place,
-                                 residual_direction=residual_direction)
+                                 residual_direction=residual_direction, coarse=coarse, stall=stall)
+
+
+def _coarse_space(coarse: Any, A: Any, op: _Operator, null_space: Any) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``coarse=`` as a map on work vectors: ``None``/``False``, ``True`` (blocks of 4), a block size, or a
+    :class:`CoarseSpace`."""
+    from pdeml.linalg.coarse import CoarseSpace
+
+    if coarse is None or coarse is False:
+        return None
+    if isinstance(coarse, CoarseSpace):
+        space = coarse
+    elif coarse is True or isinstance(coarse, (int, np.integer)):
+        block = 4 if coarse is True else int(coarse)
+        if isinstance(A, (PressureLinearSystem, PressureOperator)):
+            space = CoarseSpace(A, block=block, null_space=null_space)
+        elif op.mask is not None and (sp.issparse(A) or isinstance(A, np.ndarray)):
+            space = CoarseSpace(A, mask=op.mask, block=block, null_space=null_space)
+        else:
+            raise ValueError("coarse=True needs A as a pressure system, or a SciPy/NumPy matrix with a grid "
+                             "(dcdm_solve's grid=/mask=); otherwise pass coarse=CoarseSpace(A, grid=...)")
+    else:
+        raise TypeError(f"coarse must be None, True, a block size or a CoarseSpace; got {type(coarse).__name__}")
+    if space.n != op.n:
+        raise ValueError(f"the coarse space has {space.n} unknowns but A is {op.n} x {op.n}")
+    return space
 
 
 def _check_preconditioner_size(M: Any, n: int) -> None:

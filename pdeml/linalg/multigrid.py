@@ -263,7 +263,7 @@ class MultigridPreconditioner(spla.LinearOperator):
         super().__init__(dtype=np.float64, shape=A.shape)
         with torch.no_grad():
             weight = smoother.weight.detach().double().cpu().numpy()
-            self.theta = float(smoother.theta)
+            self.theta = float(THETA_MAX * torch.sigmoid(smoother.theta_logit.detach().double()))
         self.levels = build_hierarchy(A, mask, smoother.offsets, coarsest=int(coarsest))
         self._G: list[sp.csr_matrix] = []
         self._GT: list[sp.csr_matrix] = []
@@ -282,17 +282,17 @@ class MultigridPreconditioner(spla.LinearOperator):
         self._coarse = _pseudo_inverse(self.levels[-1].A)
         self.setup_seconds = time.perf_counter() - start
 
-    def _smooth(self, l: int, r: np.ndarray) -> np.ndarray:
-        s = self.scales[l]
-        return s * (self._GT[l] @ (self._G[l] @ (s * r)))
+    def _smooth(self, lv: int, r: np.ndarray) -> np.ndarray:
+        s = self.scales[lv] if r.ndim == 1 else self.scales[lv][:, None]
+        return s * (self._GT[lv] @ (self._G[lv] @ (s * r)))
 
-    def _cycle(self, l: int, b: np.ndarray) -> np.ndarray:
-        if l == len(self.levels) - 1:
+    def _cycle(self, lv: int, b: np.ndarray) -> np.ndarray:
+        if lv == len(self.levels) - 1:
             return self._coarse @ b
-        lev = self.levels[l]
-        x = self._smooth(l, b)
-        x = x + lev.P @ self._cycle(l + 1, lev.R @ (b - lev.A @ x))
-        return x + self._smooth(l, b - lev.A @ x)
+        lev = self.levels[lv]
+        x = self._smooth(lv, b)
+        x = x + lev.P @ self._cycle(lv + 1, lev.R @ (b - lev.A @ x))
+        return x + self._smooth(lv, b - lev.A @ x)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).reshape(-1)
@@ -330,11 +330,11 @@ def conv_matrix(taps: np.ndarray, weight: np.ndarray, n: int) -> sp.csr_matrix:
 # the same cycle in torch, for training
 
 
-def _torch_csr(M: sp.spmatrix, dtype: torch.dtype) -> torch.Tensor:
-    M = M.tocsr()
-    return torch.sparse_csr_tensor(torch.from_numpy(M.indptr.astype(np.int64)),
-                                   torch.from_numpy(M.indices.astype(np.int64)),
-                                   torch.from_numpy(M.data).to(dtype), size=M.shape)
+def _torch_sparse(M: sp.spmatrix, dtype: torch.dtype) -> torch.Tensor:
+    M = M.tocoo()
+    index = torch.from_numpy(np.stack([M.row, M.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(index, torch.from_numpy(M.data).to(dtype), size=M.shape,
+                                   check_invariants=False).coalesce()
 
 
 class TorchHierarchy:
@@ -344,9 +344,9 @@ class TorchHierarchy:
     def __init__(self, levels: Sequence[Level], dtype: torch.dtype = torch.float32):
         self.dtype = dtype
         self.device = torch.device("cpu")
-        self.A = [_torch_csr(lev.A, dtype) for lev in levels]
-        self.P = [_torch_csr(lev.P, dtype) for lev in levels[:-1]]
-        self.R = [_torch_csr(lev.R, dtype) for lev in levels[:-1]]
+        self.A = [_torch_sparse(lev.A, dtype) for lev in levels]
+        self.P = [_torch_sparse(lev.P, dtype) for lev in levels[:-1]]
+        self.R = [_torch_sparse(lev.R, dtype) for lev in levels[:-1]]
         self.d = [torch.from_numpy(lev.d_isqrt).to(dtype) for lev in levels]
         self.taps = [torch.from_numpy(lev.taps) for lev in levels]
         self.coarse = torch.from_numpy(_pseudo_inverse(levels[-1].A)).to(dtype)
@@ -361,48 +361,48 @@ class TorchHierarchy:
         self.coarse = self.coarse.to(self.device)
         return self
 
-    def conv(self, l: int, weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def conv(self, lv: int, weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """``G_l u``: ``u`` ``(n, B)`` -> ``(channels, n, B)``."""
         pad = torch.cat([u, u.new_zeros(1, u.shape[1])])
-        gathered = pad[self.taps[l]]  # (T, n, B)
+        gathered = pad[self.taps[lv]]  # (T, n, B)
         return torch.einsum("kt,tnb->knb", weight, gathered)
 
-    def conv_t(self, l: int, weight: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def conv_t(self, lv: int, weight: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``G_l^T v``: ``v`` ``(channels, n, B)`` -> ``(n, B)``."""
         n = v.shape[1]
         per_tap = torch.einsum("kt,knb->tnb", weight, v)
         out = v.new_zeros(n + 1, v.shape[2])
         for t in range(per_tap.shape[0]):
-            out = out.index_add(0, self.taps[l][t], per_tap[t])
+            out = out.index_add(0, self.taps[lv][t], per_tap[t])
         return out[:n]
 
-    def base_smoother(self, l: int, weight: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        d = self.d[l][:, None]
-        return d * self.conv_t(l, weight, self.conv(l, weight, d * r))
+    def base_smoother(self, lv: int, weight: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        d = self.d[lv][:, None]
+        return d * self.conv_t(lv, weight, self.conv(lv, weight, d * r))
 
     @torch.no_grad()
     def update_lambdas(self, weight: torch.Tensor, iterations: int) -> None:
         """A few power iterations per level, warm-started from the last call."""
         w = weight.detach()
-        for l in range(len(self.power)):
-            x = self.power[l]
+        for lv in range(len(self.power)):
+            x = self.power[lv]
             lam = None
             for _ in range(iterations):
                 x = x / torch.linalg.vector_norm(x)
-                Ax = self.A[l] @ x
-                y = self.base_smoother(l, w, Ax)
+                Ax = self.A[lv] @ x
+                y = self.base_smoother(lv, w, Ax)
                 lam = float((Ax * y).sum()) / max(float((Ax * x).sum()), 1e-30)
                 x = y
-            self.power[l] = x / torch.linalg.vector_norm(x)
-            self.lambdas[l] = lam
+            self.power[lv] = x / torch.linalg.vector_norm(x)
+            self.lambdas[lv] = lam
 
-    def cycle(self, model: SmootherNet, b: torch.Tensor, l: int = 0) -> torch.Tensor:
-        if l == len(self.A) - 1:
+    def cycle(self, model: SmootherNet, b: torch.Tensor, lv: int = 0) -> torch.Tensor:
+        if lv == len(self.A) - 1:
             return self.coarse @ b
-        theta = model.theta / self.lambdas[l]
-        x = theta * self.base_smoother(l, model.weight, b)
-        x = x + self.P[l] @ self.cycle(model, self.R[l] @ (b - self.A[l] @ x), l + 1)
-        return x + theta * self.base_smoother(l, model.weight, b - self.A[l] @ x)
+        theta = model.theta / self.lambdas[lv]
+        x = theta * self.base_smoother(lv, model.weight, b)
+        x = x + self.P[lv] @ self.cycle(model, self.R[lv] @ (b - self.A[lv] @ x), lv + 1)
+        return x + theta * self.base_smoother(lv, model.weight, b - self.A[lv] @ x)
 
 
 def energy_loss(e: torch.Tensor, b: torch.Tensor, q: torch.Tensor, Aq: torch.Tensor) -> torch.Tensor:
@@ -500,6 +500,10 @@ def train_multigrid(systems: Any, *, model: SmootherNet | None = None, channels:
     hierarchies, bases = [], []
     for i, ((A, m), s) in enumerate(zip(placed, systems)):
         levels = build_hierarchy(A, m, model.offsets, coarsest=coarsest)
+        if len(levels) < 2:
+            raise ValueError(f"training system {i} has {A.shape[0]} unknowns, at most coarsest={coarsest}: its "
+                             f"V-cycle is a direct solve with no smoother to train; use larger systems or a "
+                             f"smaller coarsest")
         hierarchies.append(TorchHierarchy(levels))
         null = s.null_space if isinstance(s, PressureLinearSystem) else None
         rank = A.shape[0] - (0 if null is None else null.shape[1])

@@ -49,7 +49,7 @@ def fluid_grid_of(grid: Any = None, *, mask: Any = None,
     return FluidGrid(np.ones(shape, dtype=bool))
 
 
-class DeepPreconditioner:
+class DeepPreconditioner(spla.LinearOperator):
     """A DCDM network as a preconditioner ``M(r) = rms(r) f(r / rms(r))`` on fluid unknowns.
 
     Place the unknowns with one of ``grid`` (shape: every cell is an unknown), ``mask`` (bool
@@ -57,8 +57,9 @@ class DeepPreconditioner:
     :class:`PressureOperator`; its null space is then projected out of every output).
 
     ``M(r)``: ``r`` a torch tensor ``(n,)`` or ``(B, n)`` (any device/dtype; the result comes back
-    there) or a NumPy array (float64 NumPy back). ``as_linear_operator()`` gives a SciPy
-    ``LinearOperator`` for ``M=`` of ``scipy.sparse.linalg.cg``/``minres`` or :func:`fcg`.
+    there) or a NumPy array (float64 NumPy back). It is a SciPy ``LinearOperator`` (float64,
+    ``shape (n, n)``), so it goes directly into ``M=`` of ``scipy.sparse.linalg.cg``/``minres`` or
+    :func:`fcg` (but see :meth:`as_linear_operator` for what plain CG can and cannot promise).
     """
 
     def __init__(self, model: nn.Module, grid: Any = None, *, mask: Any = None,
@@ -71,17 +72,14 @@ class DeepPreconditioner:
         if dim != len(self.fluid.shape):
             raise ValueError(f"the network is {dim}D but the grid {self.fluid.shape} is {len(self.fluid.shape)}D")
         self.n = self.fluid.n
+        super().__init__(dtype=np.float64, shape=(self.n, self.n))
         if isinstance(system, PressureOperator):
             system = system.system
         self._projector = system.torch_operator(dtype=torch.float64) if (
             system is not None and system.is_singular) else None
         param = next(model.parameters(), None)
         self.device = param.device if param is not None else torch.device("cpu")
-        self.dtype = param.dtype if param is not None else torch.float32
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.n, self.n)
+        self.net_dtype = param.dtype if param is not None else torch.float32
 
     @torch.no_grad()
     def directions(self, r: torch.Tensor) -> torch.Tensor:
@@ -91,8 +89,8 @@ class DeepPreconditioner:
         shrink on larger grids (the same as the paper's ``r / ||r||`` up to the factor ``sqrt(n)``)."""
         norms = torch.linalg.vector_norm(r, dim=1, keepdim=True) / self.n ** 0.5
         unit = r / torch.where(norms > 0, norms, torch.ones_like(norms))
-        u = self.fluid.to_grid(unit.to(device=self.device, dtype=self.dtype))
-        _, mask = self.fluid.buffers(self.device, self.dtype)
+        u = self.fluid.to_grid(unit.to(device=self.device, dtype=self.net_dtype))
+        _, mask = self.fluid.buffers(self.device, self.net_dtype)
         q = self.fluid.to_flat(self.model(u, mask)).to(device=r.device, dtype=r.dtype)
         q = q * (norms > 0)
         if self._projector is not None:
@@ -112,19 +110,20 @@ class DeepPreconditioner:
         out = (self.directions(t2) * norms).reshape(t.shape)
         return out.numpy() if as_numpy else out
 
+    def _matmat(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        return np.ascontiguousarray(self(X.reshape(self.n, -1).T.copy()).T)
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        return self._matmat(np.asarray(x).reshape(self.n, 1))[:, 0]
+
     def as_linear_operator(self) -> spla.LinearOperator:
-        """SciPy ``LinearOperator`` (float64 NumPy in and out) applying this preconditioner.
+        """This preconditioner itself (it is a SciPy ``LinearOperator``, float64 NumPy in and out).
 
         Not a linear map: plain CG/MINRES may still converge with it, but only flexible CG
         (:func:`pdeml.linalg.fcg`) is built for a preconditioner that changes from step to step.
         """
-        def matmat(X: np.ndarray) -> np.ndarray:
-            X = np.asarray(X, dtype=np.float64)
-            one = X.ndim == 1
-            Y = self(X.reshape(self.n, -1).T.copy()).T
-            return np.ascontiguousarray(Y[:, 0] if one else Y)
-
-        return spla.LinearOperator(self.shape, matvec=matmat, matmat=matmat, dtype=np.float64)
+        return self
 
     def __repr__(self) -> str:
         return f"DeepPreconditioner(grid={self.fluid.shape}, n={self.n}, device={self.device})"
