@@ -40,7 +40,8 @@ import torch
 from torch import nn
 
 from pdeml.device import resolve_device
-from pdeml.linalg.ritz import ritz_coefficient_weights, ritz_vectors
+from pdeml.linalg.ritz import ritz_vectors
+from pdeml.linalg.training import RitzDraws
 from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator, check_mask
 from pdeml.train import Trainer, TrainResult
 
@@ -423,51 +424,25 @@ def multigrid_objective(model: SmootherNet, batch: dict[str, Any]) -> tuple[torc
     return per.mean(), {"energy_ratio": per.detach().clamp_min(0).sqrt().mean()}
 
 
-class ErrorBatches:
-    """Batch source of error vectors from Ritz vectors, one system per batch; fresh coefficients each
-    epoch from a generator seeded by ``(seed, epoch)``, so a resumed run draws the same vectors."""
+class ErrorBatches(RitzDraws):
+    """Error vectors ``{"e": (n, B), "h": TorchHierarchy}`` drawn from Ritz vectors (see
+    :class:`~pdeml.linalg.training.RitzDraws`), one system per batch."""
 
     def __init__(self, hierarchies: Sequence[TorchHierarchy], vectors: Sequence[np.ndarray], per_system: int,
                  batch_size: int, *, low_boost: float = 9.0, seed: int = 0):
+        super().__init__(vectors, per_system, batch_size, low_boost=low_boost, seed=seed)
         self.hierarchies = list(hierarchies)
-        self.per_system, self.batch_size = int(per_system), int(batch_size)
-        if self.per_system < 1 or self.batch_size < 1:
-            raise ValueError(f"per_system and batch_size must be >= 1, got {per_system} and {batch_size}")
-        self.seed = int(seed)
-        self._vectors = [torch.from_numpy(np.ascontiguousarray(V, dtype=np.float32)) for V in vectors]  # (n, m)
-        self._weights = [torch.from_numpy(ritz_coefficient_weights(V.shape[1], low_boost).astype(np.float32))
-                         for V in vectors]
-        self.device = torch.device("cpu")
-        self.epoch = 0
-        self._first = True
-
-    def __len__(self) -> int:
-        return len(self.hierarchies) * -(-self.per_system // self.batch_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
 
     def to(self, device: Any) -> ErrorBatches:
-        self.device = torch.device(device)
+        super().to(device)
         self.hierarchies = [h.to(self.device) for h in self.hierarchies]
-        self._vectors = [v.to(self.device) for v in self._vectors]
-        self._weights = [w.to(self.device) for w in self._weights]
         return self
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        sizes = [min(self.batch_size, self.per_system - i) for i in range(0, self.per_system, self.batch_size)]
-        order = [(s, k) for s in range(len(self.hierarchies)) for k in range(len(sizes))]
-        for i in torch.randperm(len(order), generator=g).tolist():
-            s, k = order[i]
-            V, w = self._vectors[s], self._weights[s]
-            c = torch.randn(V.shape[1], sizes[k], generator=g).to(self.device) * w[:, None]
-            e = V @ c
-            e = e / torch.linalg.vector_norm(e, dim=0, keepdim=True)
+        for s, b in self.draws():
+            h = self.hierarchies[s]
             # many power steps the first time a hierarchy is met, a few (warm-started) afterwards
-            steps = 20 if self._first or self.hierarchies[s].lambdas[0] is None else 3
-            yield {"e": e, "h": self.hierarchies[s], "power_steps": steps}
-        self._first = False
+            yield {"e": b.T, "h": h, "power_steps": 20 if h.lambdas[0] is None else 3}
 
 
 def train_multigrid(systems: Any, *, model: SmootherNet | None = None, channels: int = 1, stencil: str = "star",

@@ -51,59 +51,74 @@ def dcdm_objective(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tenso
     return per_sample.mean(), {"rel_residual": per_sample.detach().sqrt().mean()}
 
 
-class RitzBatches:
-    """Batch source of unit right-hand sides drawn from Ritz vectors, one system per batch.
+class RitzDraws:
+    """Base of the batch sources that draw unit combinations of Ritz vectors, one system per batch.
 
-    For system ``s`` with Ritz vectors ``V_s`` ``(n_s, m)`` (ascending), each batch is
-    ``b = normalize(V_s (w * c))`` on the grid ``(B, *grid)``, fresh ``c ~ N(0, 1)`` every epoch
-    from a generator seeded by ``(seed, epoch)`` (so a resumed run draws the same vectors), ``w``
-    the low-frequency boost. ``per_system`` right-hand sides per system and epoch.
+    For system ``s`` with Ritz vectors ``V_s`` ``(n_s, m)`` (ascending), each draw is
+    ``b = normalize(V_s (w * c))`` ``(B, n_s)``, fresh ``c ~ N(0, 1)`` every epoch from a generator
+    seeded by ``(seed, epoch)`` (so a resumed run draws the same vectors), ``w`` the low-frequency
+    boost. ``per_system`` vectors per system and epoch, in batches of at most ``batch_size``.
     """
 
-    def __init__(self, systems: Sequence[PressureLinearSystem], vectors: Sequence[np.ndarray], per_system: int,
-                 batch_size: int, *, low_boost: float = 9.0, seed: int = 0):
-        if len(systems) != len(vectors) or not systems:
-            raise ValueError(f"need one Ritz basis per system, got {len(systems)} systems and {len(vectors)} bases")
+    def __init__(self, vectors: Sequence[np.ndarray], per_system: int, batch_size: int, *, low_boost: float = 9.0,
+                 seed: int = 0):
         if per_system < 1 or batch_size < 1:
             raise ValueError(f"per_system and batch_size must be >= 1, got {per_system} and {batch_size}")
-        self.systems = list(systems)
         self.per_system, self.batch_size = int(per_system), int(batch_size)
         self.low_boost, self.seed = float(low_boost), int(seed)
         self.device = torch.device("cpu")
         self._vectors = [torch.from_numpy(np.ascontiguousarray(V.T, dtype=np.float32)) for V in vectors]  # (m, n)
         self._weights = [torch.from_numpy(ritz_coefficient_weights(V.shape[1], low_boost).astype(np.float32))
                          for V in vectors]
-        self._masks = [torch.from_numpy(s.mask.astype(np.float32)) for s in systems]
-        self._ops = [s.torch_operator(dtype=torch.float32) for s in systems]
         self.epoch = 0
 
     def __len__(self) -> int:
-        return len(self.systems) * -(-self.per_system // self.batch_size)
+        return len(self._vectors) * -(-self.per_system // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def to(self, device: Any) -> RitzBatches:
+    def to(self, device: Any) -> RitzDraws:
         self.device = torch.device(device)
         self._vectors = [v.to(self.device) for v in self._vectors]
         self._weights = [w.to(self.device) for w in self._weights]
+        return self
+
+    def draws(self):
+        """``(s, b)`` pairs for one epoch: system index and unit-norm vectors ``(B, n_s)``."""
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        sizes = [min(self.batch_size, self.per_system - i) for i in range(0, self.per_system, self.batch_size)]
+        order = [(s, k) for s in range(len(self._vectors)) for k in range(len(sizes))]
+        for i in torch.randperm(len(order), generator=g).tolist():
+            s, k = order[i]
+            V, w = self._vectors[s], self._weights[s]
+            b = (torch.randn(sizes[k], V.shape[0], generator=g).to(self.device) * w) @ V
+            yield s, b / torch.linalg.vector_norm(b, dim=1, keepdim=True)
+
+
+class RitzBatches(RitzDraws):
+    """Unit-RMS right-hand sides on the grid from Ritz vectors (see :class:`RitzDraws`), for DCDM:
+    ``{"b": (B, *grid), "mask", "op", "system"}``."""
+
+    def __init__(self, systems: Sequence[PressureLinearSystem], vectors: Sequence[np.ndarray], per_system: int,
+                 batch_size: int, *, low_boost: float = 9.0, seed: int = 0):
+        if len(systems) != len(vectors) or not systems:
+            raise ValueError(f"need one Ritz basis per system, got {len(systems)} systems and {len(vectors)} bases")
+        super().__init__(vectors, per_system, batch_size, low_boost=low_boost, seed=seed)
+        self.systems = list(systems)
+        self._masks = [torch.from_numpy(s.mask.astype(np.float32)) for s in systems]
+        self._ops = [s.torch_operator(dtype=torch.float32) for s in systems]
+
+    def to(self, device: Any) -> RitzBatches:
+        super().to(device)
         self._masks = [m.to(self.device) for m in self._masks]
         return self
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        sizes = [min(self.batch_size, self.per_system - i) for i in range(0, self.per_system, self.batch_size)]
-        order = [(s, k) for s in range(len(self.systems)) for k in range(len(sizes))]
-        perm = torch.randperm(len(order), generator=g).tolist()
-        for i in perm:
-            s, k = order[i]
-            V, w, system = self._vectors[s], self._weights[s], self.systems[s]
-            c = torch.randn(sizes[k], V.shape[0], generator=g).to(self.device) * w
-            b = c @ V
+        for s, b in self.draws():
             # unit RMS per cell, as the solvers feed the network (see DeepPreconditioner.directions)
-            b = b * (b.shape[1] ** 0.5 / torch.linalg.vector_norm(b, dim=1, keepdim=True))
-            grid = self._ops[s].to_grid(b)
-            yield {"b": grid, "mask": self._masks[s], "op": self._ops[s], "system": system}
+            grid = self._ops[s].to_grid(b * b.shape[1] ** 0.5)
+            yield {"b": grid, "mask": self._masks[s], "op": self._ops[s], "system": self.systems[s]}
 
 
 def divergence_rhs(system: PressureLinearSystem, count: int, seed: int = 0, length_scale: float = 0.1) -> np.ndarray:
