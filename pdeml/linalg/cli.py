@@ -60,8 +60,8 @@ def train_preconditioner(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     progress = False if args.quiet else None
     if args.kind == "multigrid":
-        if args.channels < 1:
-            raise SystemExit(f"pdeml train-preconditioner: --channels must be >= 1, got {args.channels}")
+        if not 1 <= args.channels <= 8:
+            raise SystemExit(f"pdeml train-preconditioner: --channels must be in 1..8, got {args.channels}")
         model, result = train_multigrid(systems, **opts, channels=args.channels, stencil=args.stencil,
                                         seed=args.seed, device=args.device, progress=progress, run_dir=out)
         quality = f"one-step A-norm error ratio {result.final.get('train_energy_ratio', float('nan')):.4g}"

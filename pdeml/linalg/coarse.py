@@ -58,6 +58,42 @@ def aggregates(A: sp.spmatrix, mask: np.ndarray, block: int) -> np.ndarray:
     return labels
 
 
+def matrix_on_grid(A: Any, grid: Any = None, mask: Any = None) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(A as float64 CSR, bool mask of its unknowns)`` from a pressure system, or from a symmetric
+    SciPy/NumPy matrix with ``grid=`` (a shape: every cell an unknown) or ``mask=`` (a bool grid:
+    the unknowns are its True cells in C order). Checks size, symmetry and finiteness."""
+    if isinstance(A, PressureOperator):
+        A = A.system
+    if isinstance(A, PressureLinearSystem):
+        if grid is not None or mask is not None:
+            raise ValueError("a pressure system places its own unknowns: pass grid= or mask= only with a plain matrix")
+        return A.matrix.tocsr(), A.mask
+    if not sp.issparse(A) and not isinstance(A, np.ndarray):
+        raise TypeError(f"A must be a SciPy sparse matrix, a dense NumPy array or a PressureLinearSystem, "
+                        f"got {type(A).__name__}")
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square matrix (n, n), got shape {A.shape}")
+    if (grid is None) == (mask is None):
+        raise ValueError("give exactly one of grid= (a shape: every cell an unknown) or mask= (a boolean grid: "
+                         "the unknowns are its True cells in C order) to place the unknowns of A on a grid")
+    if mask is None:
+        shape = tuple(int(g) for g in grid)
+        if len(shape) not in (2, 3) or min(shape) < 1:
+            raise ValueError(f"grid must have 2 or 3 positive sides, got {grid!r}")
+        mask = np.ones(shape, dtype=bool)
+    mask = check_mask(mask)
+    if int(mask.sum()) != A.shape[0]:
+        raise ValueError(f"the grid has {int(mask.sum())} unknowns but A is {A.shape[0]} x {A.shape[1]}")
+    A = sp.csr_matrix(A, dtype=np.float64)
+    if not np.all(np.isfinite(A.data)):
+        raise ValueError("A contains NaN or Inf entries")
+    asym = abs(A - A.T).max() if A.nnz else 0.0
+    if asym > 1e-10 * max(abs(A).max(), 1e-300):
+        raise ValueError(f"A must be symmetric (max |A - A^T| = {asym:.3e}); CG-type solvers and their "
+                         f"preconditioners need a symmetric positive (semi-)definite matrix")
+    return A, mask
+
+
 class CoarseSpace:
     """``Q r = Z (Z^T A Z)^+ Z^T r`` for ``A`` on a grid (see the module docstring).
 
@@ -73,22 +109,9 @@ class CoarseSpace:
                  direct_limit: int = 50_000):
         if isinstance(A, PressureOperator):
             A = A.system
-        if isinstance(A, PressureLinearSystem):
-            mask = A.mask
-            if null_space is None and A.null_space is not None:
-                null_space = A.null_space
-            A = A.matrix
-        elif mask is None:
-            if grid is None:
-                raise ValueError("CoarseSpace needs grid= (a shape) or mask= (a bool grid) to form its blocks")
-            mask = np.ones(tuple(int(g) for g in grid), dtype=bool)
-        mask = check_mask(mask)
-        if not sp.issparse(A) and not isinstance(A, np.ndarray):
-            raise TypeError(f"A must be a SciPy sparse matrix, a NumPy array or a PressureLinearSystem, "
-                            f"got {type(A).__name__}")
-        A = sp.csr_matrix(A, dtype=np.float64)
-        if A.shape != (int(mask.sum()),) * 2:
-            raise ValueError(f"the grid has {int(mask.sum())} unknowns but A has shape {A.shape}")
+        if isinstance(A, PressureLinearSystem) and null_space is None and A.null_space is not None:
+            null_space = A.null_space
+        A, mask = matrix_on_grid(A, grid, mask)
         if int(block) < 2:
             raise ValueError(f"block must be >= 2 cells per side, got {block!r}")
         self.block, self.n = int(block), A.shape[0]

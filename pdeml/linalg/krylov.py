@@ -52,7 +52,7 @@ class SolveInfo(int):
     @property
     def stalled(self) -> bool:
         """The solve stopped because the residual stopped decreasing (see ``stall=``)."""
-        return self.message.startswith("stalled")
+        return "stalled:" in self.message
 
     @property
     def relative_residuals(self) -> list[float]:
@@ -171,6 +171,9 @@ def _as_work_vector(b: Any, name: str = "b") -> tuple[torch.Tensor, bool]:
             t = t.to(torch.float64)
         as_numpy = False
     else:
+        if name == "x0" and (sp.issparse(b) or isinstance(b, spla.LinearOperator) or callable(b)):
+            raise TypeError(f"x0 must be a vector, got a {type(b).__name__}: the arguments follow "
+                            f"scipy.sparse.linalg.cg's order (A, b, x0=None, *, M=...); pass a preconditioner as M=")
         arr = np.asarray(b)
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(f"{name} must be a real float array, got dtype {arr.dtype}")
@@ -247,7 +250,10 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
         return out(op.project(x) if x0 is not None else x), info(0, 0, "converged")
     # (p, Ap, p.Ap) of the directions of the last `window` steps
     P: deque = deque(maxlen=None if window is None else int(window) * (1 + len(extra)))
+    # stagnation: no 0.1% drop of the residual AND a negligible energy decrease over `stall` steps
     best, best_at = res[0], 0
+    gains = [0.0]  # cumulative decrease of the energy 2 phi(x) = x.Ax - 2 b.x, step by step
+    flat = 100 * torch.finfo(bt.dtype).eps  # a relative energy decrease below this is round-off
     for k in range(1, maxiter + 1):
         z = precond(r)
         if not bool(torch.isfinite(z).all()):
@@ -255,6 +261,7 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
                                  f"the iterate so far is in .x", out(x), info(-2, k - 1, "non-finite direction"))
         step = torch.zeros_like(x)
         r_step = r
+        gain = 0.0
         new_dirs = []
         for raw in [z, *(f(r_step) for f in extra)]:
             p = op.project(raw)
@@ -275,6 +282,7 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
                     f"the iterate so far is in .x", out(x), info(-3, k - 1, "non-positive curvature"))
             # A-orthogonal directions: the minimum over their span is one line search each, from r_step
             alpha = torch.dot(p, r_step) / pAp
+            gain += float(alpha * torch.dot(p, r_step))
             step = step + alpha * p
             r = r - alpha * Ap
             new_dirs.append((p, Ap, pAp))
@@ -289,6 +297,7 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
             raise NonFiniteError(f"{name}: the residual became NaN/Inf at iteration {k}", out(x - step),
                                  info(-2, k - 1, "non-finite residual"))
         res.append(rn)
+        gains.append(gains[-1] + gain)
         P.extend(new_dirs)
         if callback is not None:
             callback(out(x))
@@ -296,11 +305,32 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
             return out(op.project(x)), info(0, k, "converged")
         if rn < 0.999 * best:
             best, best_at = rn, k
-        elif stall is not None and k - best_at >= int(stall):
-            return out(op.project(x)), info(k, k, f"stalled: the residual has not dropped below {best:.3e} "
-                                                  f"(relative {best / max(b_norm, 1e-300):.3e}) in the last "
-                                                  f"{k - best_at} iterations")
-    return out(op.project(x)), info(maxiter, maxiter, f"not converged in {maxiter} iterations")
+        elif stall is not None and _stagnant(gains, best_at, int(stall), flat):
+            return out(op.project(x)), info(k, k, "stalled: " + _stall_message(res, gains, best_at, b_norm))
+    message = f"not converged in {maxiter} iterations"
+    if _stagnant(gains, best_at, 100, flat):
+        message += "; stalled: " + _stall_message(res, gains, best_at, b_norm)
+    return out(op.project(x)), info(maxiter, maxiter, message)
+
+
+def _stagnant(gains: list[float], best_at: int, window: int, flat: float) -> bool:
+    """No residual progress for ``window`` steps, and over them the energy decreased by at most
+    ``flat`` of its decrease so far or 1e-6 of its decrease over the ``window`` steps before: a slow
+    but converging CG keeps lowering the energy at a slowly changing rate, a stalled iteration
+    stops lowering it (the residual norm alone is not monotone in CG)."""
+    k = len(gains) - 1
+    if k - best_at < window:
+        return False
+    last = gains[k] - gains[k - window]
+    before = gains[k - window] - gains[max(k - 2 * window, 0)]
+    return last <= flat * gains[k] or last <= 1e-6 * before
+
+
+def _stall_message(res: list[float], gains: list[float], best_at: int, b_norm: float) -> str:
+    k = len(res) - 1
+    return (f"the residual has not dropped below {res[best_at]:.3e} (relative {res[best_at] / max(b_norm, 1e-300):.3e}) "
+            f"in the last {k - best_at} iterations, and the energy decreased by "
+            f"{(gains[k] - gains[best_at]) / max(gains[k], 1e-300):.1e} of its total decrease over them")
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +340,7 @@ def _conjugate_directions(A: Any, b: Any, precond: Callable[[torch.Tensor], torc
 def fcg(A: Any, b: Any, x0: Any = None, *, M: Any = None, rtol: float = 1e-5, atol: float = 0.0,
         maxiter: int | None = None, callback: Callable[[Any], None] | None = None, window: int | None = 2,
         true_residual: bool = False, coarse: Any = None, null_space: Any = None, check_symmetry: bool = True,
-        stall: int | None = 100) -> tuple[Any, SolveInfo]:
+        stall: int | None = None) -> tuple[Any, SolveInfo]:
     """Flexible preconditioned CG: ``x, info = fcg(A, b, x0=None, M=M)``, SciPy's argument order.
 
     ``M`` approximates ``A^-1`` and may be nonlinear or change between calls: ``None``
@@ -324,9 +354,11 @@ def fcg(A: Any, b: Any, x0: Any = None, *, M: Any = None, rtol: float = 1e-5, at
     ``coarse``: a :class:`~pdeml.linalg.CoarseSpace` (or ``True`` / a block size for a pressure
     system ``A``): its correction ``Q r`` is searched as a second direction every step.
     Stops when ``||r|| <= max(rtol ||b||, atol)`` (``b`` projected onto range(A) when the null
-    space is known); ``maxiter`` defaults to ``10 n``; ``stall``: stop (``info > 0``,
-    ``info.stalled``) when the residual has not dropped by 0.1% in that many iterations
-    (``None``: never). ``true_residual`` recomputes ``b - Ax`` each step instead of updating it.
+    space is known); ``maxiter`` defaults to ``10 n``. ``stall=k``: stop early (``info > 0``,
+    ``info.stalled``) when over ``k`` iterations the residual has not dropped by 0.1% and the
+    energy ``x.Ax - 2 b.x`` has all but stopped decreasing (by at most 100 eps of its decrease so far,
+    or 1e-6 of its decrease over the ``k`` iterations before) (off by default:
+    a fixed SPD ``M`` cannot stall; a run that ends at ``maxiter`` stagnant says so either way). ``true_residual`` recomputes ``b - Ax`` each step instead of updating it.
     Returns ``(x, info)``; raises :class:`NonPositiveCurvatureError` (with ``.x``) when
     ``p.Ap <= 0``.
     """
@@ -358,7 +390,7 @@ def dcdm_solve(A: Any, b: Any, x0: Any = None, *, model: torch.nn.Module, rtol: 
 
     The unknowns are placed on the grid by ``A`` itself when it is a pressure system/operator,
     else by ``mask`` (bool grid, unknowns = True cells in C order) or ``grid`` (a shape: every
-    cell an unknown). ``maxiter`` defaults to 1000; ``stall`` as in :func:`fcg`. Returns
+    cell an unknown). ``maxiter`` defaults to 1000; ``stall`` (100) as in :func:`fcg`. Returns
     ``(x, info)``; raises :class:`NonPositiveCurvatureError` (with ``.x``) when ``p.Ap <= 0``.
     """
     holder: dict[str, Any] = {}

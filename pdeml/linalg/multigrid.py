@@ -37,12 +37,14 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
+from scipy.linalg import eigh_tridiagonal
 from torch import nn
 
 from pdeml.device import resolve_device
+from pdeml.linalg.coarse import matrix_on_grid
 from pdeml.linalg.ritz import ritz_vectors
 from pdeml.linalg.training import RitzDraws
-from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator, check_mask
+from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
 from pdeml.train import Trainer, TrainResult
 
 MODEL_NAME = "multigrid-smoother"
@@ -83,6 +85,16 @@ class SmootherNet(nn.Module):
     def theta(self) -> torch.Tensor:
         return THETA_MAX * torch.sigmoid(self.theta_logit)
 
+    def effective_weight(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``(channels + 1, taps)``: the learned channels and one more, ``sqrt(delta)`` times the
+        identity with ``delta = 0.01 ||weight||^2``, so ``G^T G`` is positive definite for any weights
+        (1% of a Jacobi step). Computed in ``dtype`` (default the parameters')."""
+        weight = self.weight if dtype is None else self.weight.to(dtype)
+        centre = self.offsets.index((0,) * self.dim)
+        extra = torch.zeros_like(weight[:1])
+        extra[0, centre] = 1.0
+        return torch.cat([weight, extra * (0.1 * torch.linalg.vector_norm(weight))])
+
     @property
     def config(self) -> dict[str, Any]:
         return {"dim": self.dim, "channels": self.channels, "stencil": self.stencil}
@@ -113,15 +125,19 @@ class Level:
     neighbour table ``taps`` ``(T, n)`` of the smoother's stencil (``n`` where a tap falls on no
     unknown), and ``P`` / ``R = P^T`` to the next level (``None`` on the coarsest)."""
 
-    def __init__(self, A: sp.csr_matrix, mask: np.ndarray, offsets: Sequence[tuple[int, ...]]):
+    def __init__(self, A: sp.csr_matrix, mask: np.ndarray, offsets: Sequence[tuple[int, ...]], depth: int = 0):
         self.A, self.mask = A, mask
         self.n = A.shape[0]
         diag = A.diagonal()
-        if not np.all(diag > 0):
-            bad = int(np.sum(~(diag > 0)))
-            raise ValueError(f"the matrix has {bad} non-positive diagonal entries; a symmetric positive "
-                             f"(semi-)definite matrix with a positive diagonal is expected")
-        self.d_isqrt = 1.0 / np.sqrt(diag)
+        # a zero diagonal is allowed on an all-zero row only (an isolated cell, or on a coarse level a
+        # block holding a whole Neumann pocket): positive semi-definite, and the smoother skips it
+        zero_rows = np.asarray(abs(A).sum(axis=1)).ravel() == 0
+        bad = ~(diag > 0) & ~zero_rows
+        if bad.any():
+            where = "the matrix" if depth == 0 else f"the Galerkin matrix of level {depth} (so the input)"
+            raise ValueError(f"{where} has {int(bad.sum())} non-positive diagonal entries on rows that are not "
+                             f"zero: it is not symmetric positive (semi-)definite")
+        self.d_isqrt = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
         self.taps = neighbour_table(mask, offsets)
         self.P: sp.csr_matrix | None = None
         self.R: sp.csr_matrix | None = None
@@ -152,18 +168,32 @@ def _coarse_grid(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coarse, agg
 
 
-def _power_lambda(A: sp.spmatrix, K: Any, iterations: int = 20, seed: int = 0) -> float:
-    """Largest eigenvalue of ``K A`` (``K`` SPD, ``A`` SPSD) by power iteration; the Rayleigh quotient
-    in the A inner product, ``(Ax).(KAx) / (Ax).x``, approaches it from below."""
-    x = np.random.default_rng(seed).standard_normal(A.shape[0])
-    lam = 0.0
-    for _ in range(iterations):
-        x /= np.linalg.norm(x)
-        Ax = A @ x
-        y = K(Ax)
-        lam = float(Ax @ y) / max(float(Ax @ x), 1e-300)
-        x = y
-    return lam
+def _smoother_lambda(A: sp.spmatrix, G: sp.csr_matrix, GT: sp.csr_matrix, d: np.ndarray, steps: int = 20) -> float:
+    """``lambda_max(D^-1/2 G^T G D^-1/2 A)`` as ``lambda_max(G Ahat G^T)`` (``Ahat = D^-1/2 A D^-1/2``),
+    a symmetric matrix: the largest Ritz value of ``steps`` plain Lanczos steps (seeded start; lost
+    orthogonality only duplicates converged extreme Ritz values), times 1.02. Lanczos finds an
+    isolated top eigenvalue even when the start vector barely touches it, where power iteration
+    can stay 15% below; dense for small levels."""
+    m = G.shape[0]
+    if m <= 200:
+        Ah = sp.diags(d) @ A @ sp.diags(d)
+        return float(np.linalg.eigvalsh((G @ Ah @ GT).toarray())[-1])
+    v = np.random.default_rng(0).standard_normal(m)
+    v /= np.linalg.norm(v)
+    v_old = np.zeros(m)
+    alpha, beta = [], [0.0]
+    for _ in range(min(steps, m)):
+        w = G @ (d * (A @ (d * (GT @ v)))) - beta[-1] * v_old
+        alpha.append(float(v @ w))
+        w -= alpha[-1] * v
+        b = float(np.linalg.norm(w))
+        if b <= 1e-12 * max(abs(alpha[-1]), 1e-300):
+            break
+        beta.append(b)
+        v_old, v = v, w / b
+    a = np.asarray(alpha)
+    top = eigh_tridiagonal(a, np.asarray(beta[1:a.size]), eigvals_only=True)[-1] if a.size > 1 else a[0]
+    return 1.02 * float(top)
 
 
 def build_hierarchy(A: sp.spmatrix, mask: np.ndarray, offsets: Sequence[tuple[int, ...]],
@@ -183,52 +213,19 @@ def build_hierarchy(A: sp.spmatrix, mask: np.ndarray, offsets: Sequence[tuple[in
         lev.P, lev.R = P, P.T.tocsr()
         Ac = (lev.R @ lev.A @ P).tocsr()
         Ac = ((Ac + Ac.T) * 0.5).tocsr()  # exact symmetry despite round-off in the products
-        levels.append(Level(Ac, cmask, offsets))
+        levels.append(Level(Ac, cmask, offsets, depth=len(levels)))
     return levels
 
 
 def _pseudo_inverse(A: sp.spmatrix) -> np.ndarray:
     """Dense pseudo-inverse of a small symmetric positive semi-definite matrix."""
     w, V = np.linalg.eigh(A.toarray())
-    keep = w > 1e-10 * max(w.max(), 1e-300)
+    keep = w > 1e-12 * max(w.max(), 1e-300)
     return (V[:, keep] / w[keep]) @ V[:, keep].T
 
 
 # --------------------------------------------------------------------------------------------
 # the preconditioner (SciPy application)
-
-
-def _grid_of(A: Any, grid: Any, mask: Any) -> tuple[sp.csr_matrix, np.ndarray]:
-    if isinstance(A, PressureOperator):
-        A = A.system
-    if isinstance(A, PressureLinearSystem):
-        if grid is not None or mask is not None:
-            raise ValueError("a pressure system places its own unknowns: pass grid= or mask= only with a plain matrix")
-        return A.matrix.tocsr(), A.mask
-    if not sp.issparse(A) and not isinstance(A, np.ndarray):
-        raise TypeError(f"A must be a SciPy sparse matrix, a dense NumPy array or a PressureLinearSystem, "
-                        f"got {type(A).__name__}")
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A must be a square matrix (n, n), got shape {A.shape}")
-    if (grid is None) == (mask is None):
-        raise ValueError("give exactly one of grid= (a shape: every cell an unknown) or mask= (a boolean grid: "
-                         "the unknowns are its True cells in C order) to place the unknowns of A on a grid")
-    if mask is None:
-        shape = tuple(int(g) for g in grid)
-        if len(shape) not in (2, 3) or min(shape) < 1:
-            raise ValueError(f"grid must have 2 or 3 positive sides, got {grid!r}")
-        mask = np.ones(shape, dtype=bool)
-    mask = check_mask(mask)
-    if int(mask.sum()) != A.shape[0]:
-        raise ValueError(f"the grid has {int(mask.sum())} unknowns but A is {A.shape[0]} x {A.shape[1]}")
-    A = sp.csr_matrix(A, dtype=np.float64)
-    if not np.all(np.isfinite(A.data)):
-        raise ValueError("A contains NaN or Inf entries")
-    asym = abs(A - A.T).max() if A.nnz else 0.0
-    if asym > 1e-10 * max(abs(A).max(), 1e-300):
-        raise ValueError(f"A must be symmetric (max |A - A^T| = {asym:.3e}); a multigrid V-cycle for CG needs a "
-                         f"symmetric positive (semi-)definite matrix")
-    return A, mask
 
 
 class MultigridPreconditioner(spla.LinearOperator):
@@ -250,7 +247,7 @@ class MultigridPreconditioner(spla.LinearOperator):
         import time
 
         start = time.perf_counter()
-        A, mask = _grid_of(A, grid, mask)
+        A, mask = matrix_on_grid(A, grid, mask)
         if smoother is None:
             smoother = SmootherNet(dim=mask.ndim)
         elif isinstance(smoother, (str, os.PathLike)):
@@ -263,7 +260,7 @@ class MultigridPreconditioner(spla.LinearOperator):
             raise ValueError(f"the smoother is {smoother.dim}D but the grid {mask.shape} is {mask.ndim}D")
         super().__init__(dtype=np.float64, shape=A.shape)
         with torch.no_grad():
-            weight = smoother.weight.detach().double().cpu().numpy()
+            weight = smoother.effective_weight(torch.float64).detach().cpu().numpy()
             self.theta = float(THETA_MAX * torch.sigmoid(smoother.theta_logit.detach().double()))
         self.levels = build_hierarchy(A, mask, smoother.offsets, coarsest=int(coarsest))
         self._G: list[sp.csr_matrix] = []
@@ -274,7 +271,10 @@ class MultigridPreconditioner(spla.LinearOperator):
             G = conv_matrix(lev.taps, weight, lev.n)
             GT = G.T.tocsr()
             d = lev.d_isqrt
-            lam = _power_lambda(lev.A, lambda r, G=G, GT=GT, d=d: d * (GT @ (G @ (d * r))))
+            lam = _smoother_lambda(lev.A, G, GT, d)
+            if not (np.isfinite(lam) and lam > 0):
+                raise ValueError(f"the smoother is degenerate on level {len(self._G)}: the largest eigenvalue of "
+                                 f"D^-1/2 G^T G D^-1/2 A is {lam!r} (expected positive and finite)")
             self._G.append(G)
             self._GT.append(GT)
             self.lambdas.append(lam)
@@ -401,9 +401,10 @@ class TorchHierarchy:
         if lv == len(self.A) - 1:
             return self.coarse @ b
         theta = model.theta / self.lambdas[lv]
-        x = theta * self.base_smoother(lv, model.weight, b)
+        w = model.effective_weight()
+        x = theta * self.base_smoother(lv, w, b)
         x = x + self.P[lv] @ self.cycle(model, self.R[lv] @ (b - self.A[lv] @ x), lv + 1)
-        return x + theta * self.base_smoother(lv, model.weight, b - self.A[lv] @ x)
+        return x + theta * self.base_smoother(lv, w, b - self.A[lv] @ x)
 
 
 def energy_loss(e: torch.Tensor, b: torch.Tensor, q: torch.Tensor, Aq: torch.Tensor) -> torch.Tensor:
@@ -417,7 +418,7 @@ def energy_loss(e: torch.Tensor, b: torch.Tensor, q: torch.Tensor, Aq: torch.Ten
 def multigrid_objective(model: SmootherNet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Trainer objective: ``batch = {"e": (n, B) errors, "h": TorchHierarchy}``."""
     h, e = batch["h"], batch["e"]
-    h.update_lambdas(model.weight, batch.get("power_steps", 3))
+    h.update_lambdas(model.effective_weight(), batch.get("power_steps", 3))
     b = h.A[0] @ e
     q = h.cycle(model, b)
     per = energy_loss(e, b, q, h.A[0] @ q)
@@ -457,12 +458,12 @@ def train_multigrid(systems: Any, *, model: SmootherNet | None = None, channels:
     epoch in all. With ``run_dir`` the smoother is saved as ``run_dir/model.pt``
     (:func:`load_preconditioner` reads it). Returns ``(model, result)``.
     """
-    if isinstance(systems, (PressureLinearSystem, PressureOperator)) or sp.issparse(systems):
+    if isinstance(systems, (PressureLinearSystem, PressureOperator, np.ndarray)) or sp.issparse(systems):
         systems = [systems]
-    systems = list(systems)
+    systems = [s.system if isinstance(s, PressureOperator) else s for s in systems]
     if not systems:
         raise ValueError("train_multigrid needs at least one system")
-    placed = [_grid_of(s, grid if not isinstance(s, PressureLinearSystem) else None,
+    placed = [matrix_on_grid(s, grid if not isinstance(s, PressureLinearSystem) else None,
                        mask if not isinstance(s, PressureLinearSystem) else None) for s in systems]
     dims = {m.ndim for _, m in placed}
     if len(dims) != 1:

@@ -117,6 +117,10 @@ class DeepPreconditioner(spla.LinearOperator):
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         return self._matmat(np.asarray(x).reshape(self.n, 1))[:, 0]
 
+    def _adjoint(self) -> spla.LinearOperator:
+        raise TypeError("a DCDM network is not a symmetric (nor a linear) map: it has no transpose; a preconditioner "
+                        "that needs one is MultigridPreconditioner")
+
     def as_linear_operator(self) -> spla.LinearOperator:
         """This preconditioner itself (it is a SciPy ``LinearOperator``, float64 NumPy in and out).
 
