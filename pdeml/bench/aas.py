@@ -20,7 +20,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-SAMPLER_NAMES = ("uniform", "rar", "rad", "aas")
+SAMPLER_NAMES = ("uniform", "rar", "rad", "aas", "aas-unweighted")
+# bench entries that are a sampler with options: AAS with every point weighted alike (the paper's
+# estimator), next to pdeml's importance-weighted default
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"aas-unweighted": ("aas", {"weighting": "none"})}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -32,15 +35,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lbfgs": {"lbfgs_steps": 20, "lbfgs_points": 128},
         "aas": {"flow_steps": 2, "flow_hidden": 16, "flow_bins": 8, "penalty_points": 128, "flow_batch": 256},
     },
-    # sized for one CPU core (27 runs in about half an hour): the published 2D problems
-    # (beta = 1000), 1000 Adam steps on 1000 points per round in 10 rounds, then 1000 L-BFGS
-    # iterations on 2000 points chosen by the sampler; the 10D Gaussian at a smaller budget
+    # sized for a shared CPU core (36 runs): the published 2D problems (beta = 1000), 500 Adam
+    # steps on 1000 points per round in 5 rounds, then 1000 L-BFGS iterations on 1000 points
+    # chosen by the sampler; the 10D Gaussian at a smaller budget (500 points)
     "small": {
-        "problems": [["peak2d", {"beta": 1000.0}, 1000, {"lbfgs_steps": 1000, "lbfgs_points": 2000}],
-                     ["two_peaks", {"beta": 1000.0}, 1000, {"lbfgs_steps": 1000, "lbfgs_points": 2000}],
-                     ["gaussian_nd", {"dim": 10}, 400, {"lbfgs_steps": 200, "lbfgs_points": 1000}]],
-        "samplers": ["uniform", "rad", "aas"], "seeds": [0, 1, 2], "points": 1000, "rounds": 10,
-        "network": {"width": 32, "depth": 4}, "eval": {}, "lbfgs": {},
+        "problems": [["peak2d", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
+                     ["two_peaks", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
+                     ["gaussian_nd", {"dim": 10}, 200, {"lbfgs_steps": 100, "points": 500}]],
+        "samplers": ["uniform", "rad", "aas", "aas-unweighted"], "seeds": [0, 1, 2], "points": 1000,
+        "rounds": 5, "network": {"width": 32, "depth": 4}, "eval": {}, "lbfgs": {},
         "aas": {"flow_hidden": 32},
     },
     # the published problems at paper-scale budgets (hours on a GPU)
@@ -118,6 +121,16 @@ def _points_figure(path: Path, results: dict[str, Any], columns: int = 5) -> Non
     save_figure(fig, path, dpi=100)
 
 
+def _write_runs(out: Path, runs: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+    """``aas_runs.json``: every run's errors and, per round, what its sampler reported (the flow's
+    diagnostics and time)."""
+    from pdeml.io import write_json_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "aas_runs.json", [{"problem": label, "sampler": sampler, **r}
+                                              for (label, sampler), rs in runs.items() for r in rs])
+
+
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
         out: str | None = None) -> list[dict[str, Any]]:
     """Rows per (problem, sampler); with ``out``, figures ``aas_errors.png`` and ``aas_points.png``."""
@@ -140,18 +153,24 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
         bar.set_postfix(problem=name, sampler=sampler, seed=seed, refresh=False)
         opts = {**COMMON, **s["network"], **s["eval"], **s["lbfgs"], **extra, "rounds": s["rounds"],
                 "problem_params": dict(params)}
-        if sampler == "aas":
+        points = opts.pop("points", s["points"])
+        opts.setdefault("lbfgs_points", points)
+        method, variant = VARIANTS.get(sampler, (sampler, {}))
+        if method == "aas":
             opts.update(s["aas"])
-        res = solve_pinn(name, sampler=sampler, points=s["points"], steps=steps, seed=seed, device=device,
+        opts.update(variant)
+        res = solve_pinn(name, sampler=method, points=points, steps=steps, seed=seed, device=device,
                          progress=False, **opts)
         runs.setdefault((label, sampler), []).append(
             {"relative_l2": res.relative_l2, "near": res.relative_l2_near, "away": res.relative_l2_away,
              "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim,
              "lbfgs_steps": int(opts.get("lbfgs_steps", 0)), "lbfgs_points": opts.get("lbfgs_points"),
              "adam_relative_l2": [r for r in res.history if r["phase"] == "adam"][-1]["relative_l2"],
-             "seed": seed,
+             "seed": seed, "points": points,
              "rounds": [{k: v for k, v in r.items() if k.startswith("sampler_") or k in ("phase", "relative_l2")}
                         for r in res.history if r["phase"] == "adam"]})
+        if out:  # every finished run is on disk, also when the benchmark is interrupted
+            _write_runs(Path(out), runs)
         if res.domain.dim == 2 and seed == s["seeds"][0] and first_2d_name in (None, name):
             first_2d_name = name
             first_2d[sampler] = res
@@ -167,7 +186,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             "rel_l2_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
             "vs_uniform": statistics.fmean(errors) / statistics.fmean(uniform),
             "seconds_mean": statistics.fmean(r["seconds"] for r in results),
-            "points": s["points"], "steps": results[0]["steps"], "seeds": len(results),
+            "points": results[0]["points"], "steps": results[0]["steps"], "seeds": len(results),
             "rel_l2_per_seed": " / ".join(f"{e:.2e}" for e in errors),
             "near_mean": statistics.fmean(r["near"] for r in results),
             "away_mean": statistics.fmean(r["away"] for r in results),
@@ -177,11 +196,6 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             "lbfgs_steps": results[0]["lbfgs_steps"], "lbfgs_points": results[0]["lbfgs_points"],
         })
     if out:
-        from pdeml.io import write_json_atomic
-
-        # every run's errors and, per round, what the sampler reported (flow diagnostics, its time)
-        write_json_atomic(Path(out) / "aas_runs.json", [{"problem": label, "sampler": sampler, **r}
-                                                        for (label, sampler), rs in runs.items() for r in rs])
         _error_figure(Path(out) / "aas_errors.png", rows)
         if first_2d:
             _points_figure(Path(out) / "aas_points.png", first_2d)

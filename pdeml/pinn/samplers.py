@@ -20,6 +20,7 @@ Boundary points are fresh uniform boundary points every round, the same for ever
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from abc import ABC, abstractmethod
@@ -435,7 +436,8 @@ class AASSampler(CollocationSampler):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state.update({f"flow.{k}": v.detach().cpu() for k, v in self.flow.state_dict().items()})
-        state["flow_optimizer"] = self.flow_optimizer.state_dict()
+        # a copy: Adam updates its moment tensors in place, a snapshot must not follow them
+        state["flow_optimizer"] = copy.deepcopy(self.flow_optimizer.state_dict())
         state["flow_inside"] = torch.tensor(getattr(self, "flow_inside", 1.0), dtype=torch.float64)
         return state
 
