@@ -1,14 +1,19 @@
 """``pdeml bench aas``: PINN collocation samplers (uniform, RAR, RAD, AAS) on the peak problems.
 
 Every sampler trains the same network (tanh MLP, Dirichlet data imposed exactly through a
-distance factor, zero Dirichlet data: see PRESETS) with the same number of collocation points per round, the same number of Adam
-steps and rounds, the same learning-rate schedule (warm-up, then cosine decay), from the same seeds; only the choice of
-points differs. Errors are relative L2 against the exact solution (a 513^2 grid in 2D,
-importance-sampled points in 10D), mean and standard deviation over the seeds; time is the
-training wall time (for the adaptive samplers it includes their residual evaluations and, for
-AAS, the flow's training). Problems: ``peak2d`` (-Lap u = f, u = exp(-beta |x - (0.5, 0.5)|^2)),
-``two_peaks`` (Lap u - div(u grad(x^2 + y^2)) = f, peaks at +-(0.5, 0.5)) and ``gaussian_nd``
-(-Lap u = f in 10D, u = exp(-10 |x|^2)); the preset states each problem's sharpness ``beta``.
+distance factor, zero Dirichlet data: see PRESETS) with the same number of collocation points
+per round, the same Adam steps and rounds, the same learning-rate schedule (warm-up, then cosine
+decay), the same L-BFGS finish (iterations and number of points, chosen by the sampler), from the
+same seeds; only the choice of points (and, for AAS, their importance weights) differs.
+``aas-unweighted`` is AAS with every point weighted alike (the paper's estimator). Errors are
+relative L2 against the exact solution (a 513^2 grid in 2D, importance-sampled points in 10D),
+mean and standard deviation over the seeds, split into the part near the solution's peaks
+(``|u| >= 1e-3 max|u|``) and away from them; time is the training wall time (for the adaptive
+samplers it includes their residual evaluations and, for AAS, the flow's training).
+``aas_runs.json`` holds every run, with the sampler's per-round report (the flow's share of the
+high-residual region and its time). Problems: ``peak2d`` (-Lap u = f,
+u = exp(-beta |x - (0.5, 0.5)|^2)), ``two_peaks`` (Lap u - div(u grad(x^2 + y^2)) = f, peaks at
++-(0.5, 0.5)) and ``gaussian_nd`` (-Lap u = f in 10D, u = exp(-10 |x|^2)).
 """
 
 from __future__ import annotations

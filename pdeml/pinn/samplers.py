@@ -13,7 +13,11 @@ Every sampler yields the same batch ``{"interior": (n, d), "boundary": (m, d),
 - ``aas``: adversarial adaptive sampling (Tang, Zhai, Wan, Yang, ICLR 2024): a bounded flow
   density ``p`` (:class:`~pdeml.pinn.flow.BoxFlow`) is moved towards high ``E_p[r^2] / E_U[r^2]``
   (optionally ``- beta int |grad p|^2``) against the current network, then the round's points
-  are drawn from ``p`` and, half of them, uniformly.
+  are drawn from ``p`` and, half of them, uniformly, with importance weights (batch key
+  ``"weights"``, mean 1) that make ``mean(w r^2)`` an unbiased estimate of the domain mean.
+
+A sampler's :meth:`~CollocationSampler.final_round` draws one more, possibly larger, set for an
+L-BFGS finish.
 
 Boundary points are fresh uniform boundary points every round, the same for every sampler.
 """
@@ -270,10 +274,14 @@ class AASSampler(CollocationSampler):
       more slowly; in 10D it hardly moved with ``trust = 1`` and collapsed onto single pool points
       with a wide trust region.
 
-    The penalty is importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
+    The penalty (off by default: it keeps the flow off peaks as narrow as beta = 1000) is
+    importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
     A fraction ``uniform_fraction`` (default one half, like RAD's ``c = 1``) of the round's
-    points is uniform, the rest comes from ``p``; the two parts are shuffled together. Flow
-    samples outside a non-box geometry are redrawn.
+    points is uniform, the rest comes from ``p``; the two parts are shuffled together. With
+    ``weighting="importance"`` (default) the batch carries weights ``U / (mixture density)``
+    (mean 1), so that the loss ``mean(w r^2)`` estimates the domain mean of ``r^2`` without
+    bias; ``"none"`` weights every point alike. Flow samples outside a non-box geometry are
+    redrawn.
     """
 
     name = "aas"
@@ -307,6 +315,7 @@ class AASSampler(CollocationSampler):
         self.flow = BoxFlow(self.domain.dim, layers=flow_layers, bins=flow_bins, hidden=flow_hidden, seed=seed)
         self.flow.to(device=self.domain.device, dtype=self.domain.dtype)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=self.flow_lr)
+        self.flow_inside = 1.0  # the flow's mass inside the domain (measured when drawing)
 
     def to(self, device) -> AASSampler:
         super().to(device)
@@ -407,7 +416,7 @@ class AASSampler(CollocationSampler):
         the share ``uniform_fraction`` uniform on the domain, the rest from the flow restricted to
         the domain."""
         with torch.no_grad():
-            q = self.flow.log_prob(y).exp() / getattr(self, "flow_inside", 1.0)
+            q = self.flow.log_prob(y).exp() / self.flow_inside
             u = self.uniform_share
             return (u / self.domain.volume_fraction + (1.0 - u) * q).log()
 
@@ -438,7 +447,7 @@ class AASSampler(CollocationSampler):
         state.update({f"flow.{k}": v.detach().cpu() for k, v in self.flow.state_dict().items()})
         # a copy: Adam updates its moment tensors in place, a snapshot must not follow them
         state["flow_optimizer"] = copy.deepcopy(self.flow_optimizer.state_dict())
-        state["flow_inside"] = torch.tensor(getattr(self, "flow_inside", 1.0), dtype=torch.float64)
+        state["flow_inside"] = torch.tensor(self.flow_inside, dtype=torch.float64)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
