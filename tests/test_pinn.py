@@ -95,7 +95,8 @@ def _toy_sampler(name, **kw):
 
 
 def test_aas_moves_samples_toward_high_residual_region():
-    s, center = _toy_sampler("aas", flow_steps=20, pool_factor=2, flow_hidden=32, penalty_points=256)
+    s, center = _toy_sampler("aas", flow_steps=20, flow_batch=1024, pool_factor=2, flow_hidden=32,
+                             penalty_points=256)
     near = []
     for r in range(5):
         s.set_epoch(r)
@@ -113,14 +114,14 @@ def _sharp_bump_sampler(**kw):
         return torch.exp(-200 * ((x - center) ** 2).sum(1))
 
     s = make_sampler("aas", dom, lambda x: torch.zeros(len(x)), steps_per_round=1, rounds=5, seed=0,
-                     pool_factor=2, flow_hidden=32, **{"n_points": 1000, **kw})
+                     pool_factor=2, flow_hidden=32, **{"n_points": 1000, "flow_steps": 50, "flow_batch": 1024, **kw})
     return s.bind(torch.nn.Identity(), residual), center
 
 
 def test_aas_flow_reaches_a_sharp_residual_peak():
-    # four flow updates must move a good share of the flow's mass onto a peak covering 1.8% of the
-    # box (the disk of radius 0.15): about 17% with the defaults (44% without the penalty); the
-    # earlier ten small steps per round left it at 6%, with E_p[w] about 5
+    # four flow updates of 50 steps must move a good share of the flow's mass onto a peak covering
+    # 1.8% of the box (the disk of radius 0.15): 44% without the penalty (17% with beta = 1e-4);
+    # ten small steps per round left it at 6%, with E_p[w] about 5
     s, center = _sharp_bump_sampler()
     for r in range(5):
         s.set_epoch(r)

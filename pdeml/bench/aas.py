@@ -1,14 +1,19 @@
 """``pdeml bench aas``: PINN collocation samplers (uniform, RAR, RAD, AAS) on the peak problems.
 
 Every sampler trains the same network (tanh MLP, Dirichlet data imposed exactly through a
-distance factor, zero Dirichlet data: see PRESETS) with the same number of collocation points per round, the same number of Adam
-steps and rounds, the same learning-rate schedule (warm-up, then cosine decay), from the same seeds; only the choice of
-points differs. Errors are relative L2 against the exact solution (a 513^2 grid in 2D,
-importance-sampled points in 10D), mean and standard deviation over the seeds; time is the
-training wall time (for the adaptive samplers it includes their residual evaluations and, for
-AAS, the flow's training). Problems: ``peak2d`` (-Lap u = f, u = exp(-beta |x - (0.5, 0.5)|^2)),
-``two_peaks`` (Lap u - div(u grad(x^2 + y^2)) = f, peaks at +-(0.5, 0.5)) and ``gaussian_nd``
-(-Lap u = f in 10D, u = exp(-10 |x|^2)); the preset states each problem's sharpness ``beta``.
+distance factor, zero Dirichlet data: see PRESETS) with the same number of collocation points
+per round, the same Adam steps and rounds, the same learning-rate schedule (warm-up, then cosine
+decay), the same L-BFGS finish (iterations and number of points, chosen by the sampler), from the
+same seeds; only the choice of points (and, for AAS, their importance weights) differs.
+``aas-unweighted`` is AAS with every point weighted alike (the paper's estimator). Errors are
+relative L2 against the exact solution (a 513^2 grid in 2D, importance-sampled points in 10D),
+mean and standard deviation over the seeds, split into the part near the solution's peaks
+(``|u| >= 1e-3 max|u|``) and away from them; time is the training wall time (for the adaptive
+samplers it includes their residual evaluations and, for AAS, the flow's training).
+``aas_runs.json`` holds every run, with the sampler's per-round report (the flow's share of the
+high-residual region and its time). Problems: ``peak2d`` (-Lap u = f,
+u = exp(-beta |x - (0.5, 0.5)|^2)), ``two_peaks`` (Lap u - div(u grad(x^2 + y^2)) = f, peaks at
++-(0.5, 0.5)) and ``gaussian_nd`` (-Lap u = f in 10D, u = exp(-10 |x|^2)).
 """
 
 from __future__ import annotations
@@ -20,35 +25,39 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-SAMPLER_NAMES = ("uniform", "rar", "rad", "aas")
+SAMPLER_NAMES = ("uniform", "rar", "rad", "aas", "aas-unweighted")
+# bench entries that are a sampler with options: AAS with every point weighted alike (the paper's
+# estimator), next to pdeml's importance-weighted default
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"aas-unweighted": ("aas", {"weighting": "none"})}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "problems": [["peak2d", {"beta": 50.0}, 20], ["two_peaks", {"beta": 50.0}, 20],
                      ["gaussian_nd", {"dim": 3}, 20]],
-        "seeds": [0, 1], "points": 64, "rounds": 2,
+        "samplers": list(SAMPLER_NAMES), "seeds": [0, 1], "points": 64, "rounds": 2,
         "network": {"width": 16, "depth": 2},
         "eval": {"eval_resolution": 33, "eval_points": 2000, "track_points": 256},
-        "aas": {"flow_steps": 2, "flow_hidden": 16, "flow_bins": 8, "penalty_points": 128},
+        "lbfgs": {"lbfgs_steps": 20, "lbfgs_points": 128},
+        "aas": {"flow_steps": 2, "flow_hidden": 16, "flow_bins": 8, "penalty_points": 128, "flow_batch": 256},
     },
-    # sized for one CPU core (the 36 runs in about 12 minutes). The 2D peaks have beta = 200
-    # (width 0.07): 1000 uniform points put about 4 points on the peak, so adaptivity has something
-    # to win, while this 32x3 network can still build the peak within 2400 Adam steps. At the
-    # published beta = 1000 (width 0.03) no sampler, not even points placed on the peak by hand,
-    # gets below error 1 at this budget. In 10D the budget is far below the published one.
+    # sized for a shared CPU core (36 runs): the published 2D problems (beta = 1000), 500 Adam
+    # steps on 1000 points per round in 5 rounds, then 1000 L-BFGS iterations on 1000 points
+    # chosen by the sampler; the 10D Gaussian at a smaller budget (500 points)
     "small": {
-        "problems": [["peak2d", {"beta": 200.0}, 2400], ["two_peaks", {"beta": 200.0}, 2400],
-                     ["gaussian_nd", {"dim": 10}, 720]],
-        "seeds": [0, 1, 2], "points": 1000, "rounds": 12,
-        "network": {"width": 32, "depth": 3}, "eval": {},
+        "problems": [["peak2d", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
+                     ["two_peaks", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
+                     ["gaussian_nd", {"dim": 10}, 200, {"lbfgs_steps": 100, "points": 500}]],
+        "samplers": ["uniform", "rad", "aas", "aas-unweighted"], "seeds": [0, 1, 2], "points": 1000,
+        "rounds": 5, "network": {"width": 32, "depth": 4}, "eval": {}, "lbfgs": {},
         "aas": {"flow_hidden": 32},
     },
-    # the published problems (beta = 1000 in 2D, d = 10) at paper-scale budgets (hours on a GPU)
+    # the published problems at paper-scale budgets (hours on a GPU)
     "paper": {
         "problems": [["peak2d", {}, 20000], ["two_peaks", {}, 20000], ["gaussian_nd", {"dim": 10}, 20000]],
-        "seeds": [0, 1, 2], "points": 10000, "rounds": 20,
+        "samplers": list(SAMPLER_NAMES), "seeds": [0, 1, 2], "points": 10000, "rounds": 20,
         "network": {"width": 64, "depth": 5}, "eval": {},
-        "aas": {"flow_steps": 50},
+        "lbfgs": {"lbfgs_steps": 5000, "lbfgs_points": 20000},
+        "aas": {},
     },
 }
 # the Dirichlet data of the three problems are below 5e-5 (10D) and 1e-20 (2D, beta >= 100):
@@ -85,8 +94,9 @@ def _error_figure(path: Path, rows: list[dict[str, Any]]) -> None:
     save_figure(fig, path, dpi=100)
 
 
-def _points_figure(path: Path, results: dict[str, Any]) -> None:
-    """Last-round collocation points of each sampler on the first 2D problem (seed 0)."""
+def _points_figure(path: Path, results: dict[str, Any], columns: int = 5) -> None:
+    """Where each sampler put its points over the rounds on the first 2D problem (seed 0): one
+    row per sampler, columns from the first round to the L-BFGS set."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,16 +104,36 @@ def _points_figure(path: Path, results: dict[str, Any]) -> None:
 
     from pdeml.plot import save_figure
 
-    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.8), squeeze=False)
-    for ax, (sampler, res) in zip(axes[0], results.items()):
-        p = res.sampler_points[-1]["points"]
-        ax.scatter(p[:, 0], p[:, 1], s=1.5, alpha=0.6, color=f"C{SAMPLER_NAMES.index(sampler)}")
-        ax.set_xlim(res.domain.low[0], res.domain.high[0])
-        ax.set_ylim(res.domain.low[1], res.domain.high[1])
-        ax.set_aspect("equal")
-        ax.set_title(f"{sampler}: rel L2 {res.relative_l2:.2e}", fontsize=9)
-    fig.suptitle(f"{next(iter(results.values())).problem.name}: collocation points of the last round")
+    n_snap = len(next(iter(results.values())).sampler_points)
+    picks = sorted({int(round(i)) for i in np.linspace(1, n_snap - 1, columns)})
+    fig, axes = plt.subplots(len(results), len(picks), figsize=(2.6 * len(picks), 2.7 * len(results)),
+                             squeeze=False)
+    for row, (sampler, res) in zip(axes, results.items()):
+        for ax, i in zip(row, picks):
+            snap = res.sampler_points[min(i, len(res.sampler_points) - 1)]
+            p = snap["points"]
+            ax.scatter(p[:, 0], p[:, 1], s=0.8, alpha=0.5, color=f"C{SAMPLER_NAMES.index(sampler)}")
+            ax.set_xlim(res.domain.low[0], res.domain.high[0])
+            ax.set_ylim(res.domain.low[1], res.domain.high[1])
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            label = "L-BFGS set" if i == n_snap - 1 else f"round {snap['round']}"
+            ax.set_title(f"{sampler}, {label}", fontsize=8)
+        row[-1].text(1.02, 0.5, f"rel L2 {res.relative_l2:.2f}", transform=row[-1].transAxes, rotation=90,
+                     va="center", fontsize=8)
+    fig.suptitle(f"{next(iter(results.values())).problem.name}: collocation points over the rounds (seed 0)")
     save_figure(fig, path, dpi=100)
+
+
+def _write_runs(out: Path, runs: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+    """``aas_runs.json``: every run's errors and, per round, what its sampler reported (the flow's
+    diagnostics and time)."""
+    from pdeml.io import write_json_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "aas_runs.json", [{"problem": label, "sampler": sampler, **r}
+                                              for (label, sampler), rs in runs.items() for r in rs])
 
 
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
@@ -114,8 +144,8 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     from pdeml.pinn import solve_pinn
 
     s = PRESETS[preset]
-    jobs = [(name, params, steps, sampler, seed) for name, params, steps in s["problems"]
-            for sampler in SAMPLER_NAMES for seed in s["seeds"]]
+    jobs = [(name, params, steps, extra, sampler, seed) for name, params, steps, *more in s["problems"]
+            for extra in [more[0] if more else {}] for sampler in s["samplers"] for seed in s["seeds"]]
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = tqdm(jobs, desc="bench aas", unit="run", disable=not show, dynamic_ncols=True)
     # per (problem, sampler) only the figures of each run; full results (model, evaluation set,
@@ -123,16 +153,29 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     first_2d: dict[str, Any] = {}
     first_2d_name = None
-    for name, params, steps, sampler, seed in bar:
+    for name, params, steps, extra, sampler, seed in bar:
         label = _label(name, params)
         bar.set_postfix(problem=name, sampler=sampler, seed=seed, refresh=False)
-        opts = {**COMMON, **s["network"], **s["eval"], "rounds": s["rounds"], "problem_params": dict(params)}
-        if sampler == "aas":
+        opts = {**COMMON, **s["network"], **s["eval"], **s["lbfgs"], **extra, "rounds": s["rounds"],
+                "problem_params": dict(params)}
+        points = opts.pop("points", s["points"])
+        opts.setdefault("lbfgs_points", points)
+        method, variant = VARIANTS.get(sampler, (sampler, {}))
+        if method == "aas":
             opts.update(s["aas"])
-        res = solve_pinn(name, sampler=sampler, points=s["points"], steps=steps, seed=seed, device=device,
+        opts.update(variant)
+        res = solve_pinn(name, sampler=method, points=points, steps=steps, seed=seed, device=device,
                          progress=False, **opts)
         runs.setdefault((label, sampler), []).append(
-            {"relative_l2": res.relative_l2, "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim})
+            {"relative_l2": res.relative_l2, "near": res.relative_l2_near, "away": res.relative_l2_away,
+             "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim,
+             "lbfgs_steps": int(opts.get("lbfgs_steps", 0)), "lbfgs_points": opts.get("lbfgs_points"),
+             "adam_relative_l2": [r for r in res.history if r["phase"] == "adam"][-1]["relative_l2"],
+             "seed": seed, "points": points,
+             "rounds": [{k: v for k, v in r.items() if k.startswith("sampler_") or k in ("phase", "relative_l2")}
+                        for r in res.history if r["phase"] == "adam"]})
+        if out:  # every finished run is on disk, also when the benchmark is interrupted
+            _write_runs(Path(out), runs)
         if res.domain.dim == 2 and seed == s["seeds"][0] and first_2d_name in (None, name):
             first_2d_name = name
             first_2d[sampler] = res
@@ -148,8 +191,14 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             "rel_l2_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
             "vs_uniform": statistics.fmean(errors) / statistics.fmean(uniform),
             "seconds_mean": statistics.fmean(r["seconds"] for r in results),
-            "points": s["points"], "steps": results[0]["steps"], "seeds": len(results),
+            "points": results[0]["points"], "steps": results[0]["steps"], "seeds": len(results),
             "rel_l2_per_seed": " / ".join(f"{e:.2e}" for e in errors),
+            "near_mean": statistics.fmean(r["near"] for r in results),
+            "away_mean": statistics.fmean(r["away"] for r in results),
+            "near_per_seed": " / ".join(f"{r['near']:.2e}" for r in results),
+            "away_per_seed": " / ".join(f"{r['away']:.2e}" for r in results),
+            "adam_rel_l2_mean": statistics.fmean(r["adam_relative_l2"] for r in results),
+            "lbfgs_steps": results[0]["lbfgs_steps"], "lbfgs_points": results[0]["lbfgs_points"],
         })
     if out:
         _error_figure(Path(out) / "aas_errors.png", rows)

@@ -92,14 +92,18 @@ def sampler_figure(result, path: str | os.PathLike, panels: int = 4) -> Path:
 
 
 def history_figure(result, path: str | os.PathLike) -> Path:
-    """Relative L2 (on the tracking subset) and training loss per round."""
+    """Relative L2 (on the tracking subset) and training loss per round, then per check of the
+    L-BFGS finish (every 20 iterations) when there is one."""
     h = result.history
-    rounds = [r["epoch"] for r in h]
+    x = list(range(1, len(h) + 1))
+    n_adam = sum(1 for r in h if r.get("phase", "adam") == "adam")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].semilogy(rounds, [r["relative_l2"] for r in h], "o-")
-    ax[0].set_xlabel("round")
-    ax[0].set_title("relative L2")
-    ax[1].semilogy(rounds, [r["train_loss"] for r in h], "o-")
-    ax[1].set_xlabel("round")
-    ax[1].set_title("training loss (round mean)")
+    for a, key, title in ((ax[0], "relative_l2", "relative L2"), (ax[1], "train_loss", "training loss")):
+        a.semilogy(x, [r[key] for r in h], "o-", ms=3)
+        if n_adam < len(h):
+            a.axvline(n_adam + 0.5, color="0.6", ls="--", lw=1)
+            a.set_xlabel("Adam round, then L-BFGS check (dashed line)")
+        else:
+            a.set_xlabel("round")
+        a.set_title(title)
     return _save(fig, path)

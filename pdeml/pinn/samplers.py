@@ -13,14 +13,20 @@ Every sampler yields the same batch ``{"interior": (n, d), "boundary": (m, d),
 - ``aas``: adversarial adaptive sampling (Tang, Zhai, Wan, Yang, ICLR 2024): a bounded flow
   density ``p`` (:class:`~pdeml.pinn.flow.BoxFlow`) is moved towards high ``E_p[r^2] / E_U[r^2]``
   (optionally ``- beta int |grad p|^2``) against the current network, then the round's points
-  are drawn from ``p`` and, half of them, uniformly.
+  are drawn from ``p`` and, half of them, uniformly, with importance weights (batch key
+  ``"weights"``, mean 1) that make ``mean(w r^2)`` an unbiased estimate of the domain mean.
+
+A sampler's :meth:`~CollocationSampler.final_round` draws one more, possibly larger, set for an
+L-BFGS finish.
 
 Boundary points are fresh uniform boundary points every round, the same for every sampler.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -65,6 +71,9 @@ class CollocationSampler(ABC):
         self.batch: dict[str, torch.Tensor] | None = None
         self.snapshots: list[dict[str, Any]] = []
         self.info: dict[str, float] = {}
+        # importance weights (n,) of the round's interior points, mean 1, set by next_points;
+        # None: the points enter the loss with equal weights
+        self.point_weights: torch.Tensor | None = None
 
     # -- Trainer protocol ---------------------------------------------------------------------
     def bind(self, model: torch.nn.Module, residual_fn: Callable) -> CollocationSampler:
@@ -91,8 +100,11 @@ class CollocationSampler(ABC):
         if epoch == self.round and self.batch is not None:
             return
         self.round = int(epoch)
+        self.point_weights = None
         interior = self.domain.project(self.next_points(self.round)).detach()
         batch = {"interior": interior}
+        if self.point_weights is not None:
+            batch["weights"] = self.point_weights.detach().to(interior.dtype)
         if self.n_boundary:
             xb = self.domain.sample_boundary(self.n_boundary, self.generator)
             batch["boundary"] = xb
@@ -100,6 +112,15 @@ class CollocationSampler(ABC):
         self.batch = batch
         keep = interior[: self.snapshot_points].detach().cpu().double().numpy()
         self.snapshots.append({"round": self.round, "points": keep.astype(np.float32)})
+
+    def final_round(self, n_points: int) -> dict[str, torch.Tensor]:
+        """The points of one more round, ``n_points`` of them (e.g. for an L-BFGS finish on a
+        fixed, larger set), chosen against the current network; returns the batch."""
+        if int(n_points) != n_points or n_points < 1:
+            raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
+        self.n_points = int(n_points)
+        self.set_epoch(self.round + 1)
+        return self.batch
 
     def state_dict(self) -> dict[str, Any]:
         state = {"round": torch.tensor(self.round), "generator": self.generator.get_state()}
@@ -206,6 +227,26 @@ class RADSampler(CollocationSampler):
         return pool[pick.to(pool.device)]
 
 
+def residual_region_shares(r2: torch.Tensor, log_iw: torch.Tensor, ratio: torch.Tensor,
+                           mass: float = 0.5) -> tuple[float, float, float]:
+    """How closely a density ``q`` follows ``r^2``, from pool points drawn from a density ``m``.
+
+    ``r2`` (n,) the squared residual at the pool points, ``log_iw`` (n,) ``log(uniform / m)``,
+    ``ratio`` (n,) ``q / m``. The region ``R = {r^2 >= t}`` is the smallest one holding the share
+    ``mass`` of ``int r^2``. Returns ``(q's mass in R, the mass an r^2-proportional density puts
+    in R (about ``mass``), R's share of the domain's volume)``, all importance-weighted."""
+    iw = (log_iw - log_iw.max()).exp()
+    order = torch.argsort(r2, descending=True)
+    share = r2[order] * iw[order]
+    cum = torch.cumsum(share, 0) / share.sum().clamp_min(1e-300)
+    k = min(int(torch.searchsorted(cum, torch.tensor(mass, dtype=cum.dtype, device=cum.device))), len(cum) - 1)
+    top = torch.zeros_like(r2, dtype=torch.bool)
+    top[order[: k + 1]] = True
+    q_share = float((ratio * top).sum() / ratio.sum().clamp_min(1e-300))
+    volume = float((iw * top).sum() / iw.sum())
+    return q_share, float(cum[k]), volume
+
+
 @SAMPLERS.register("aas")
 class AASSampler(CollocationSampler):
     """Adversarial adaptive sampling with a bounded flow ``p`` on the domain's bounding box.
@@ -233,19 +274,26 @@ class AASSampler(CollocationSampler):
       more slowly; in 10D it hardly moved with ``trust = 1`` and collapsed onto single pool points
       with a wide trust region.
 
-    The penalty is importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
+    The penalty (off by default: it keeps the flow off peaks as narrow as beta = 1000) is
+    importance-sampled from ``(U + q) / 2`` so that narrow features are seen.
     A fraction ``uniform_fraction`` (default one half, like RAD's ``c = 1``) of the round's
-    points is uniform, the rest comes from ``p``; the two parts are shuffled together. Flow
-    samples outside a non-box geometry are redrawn.
+    points is uniform, the rest comes from ``p``; the two parts are shuffled together. With
+    ``weighting="importance"`` (default) the batch carries weights ``U / (mixture density)``
+    (mean 1), so that the loss ``mean(w r^2)`` estimates the domain mean of ``r^2`` without
+    bias; ``"none"`` weights every point alike. Flow samples outside a non-box geometry are
+    redrawn.
     """
 
     name = "aas"
 
-    def __init__(self, *args, beta: float = 1e-4, flow_steps: int = 50, flow_lr: float = 5e-3,
+    def __init__(self, *args, beta: float = 0.0, flow_steps: int = 200, flow_lr: float = 5e-3,
                  uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
-                 flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 1024,
-                 update: str = "fit", mix: float = 0.5, **kwargs):
+                 flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 4096,
+                 update: str = "fit", mix: float = 1.0, weighting: str = "importance", **kwargs):
         super().__init__(*args, **kwargs)
+        if weighting not in ("importance", "none"):
+            raise ValueError(f"weighting must be 'importance' or 'none', got {weighting!r}")
+        self.weighting = weighting
         if update not in ("fit", "ratio"):
             raise ValueError(f"update must be 'fit' or 'ratio', got {update!r}")
         if not 0 < mix <= 1:
@@ -267,6 +315,7 @@ class AASSampler(CollocationSampler):
         self.flow = BoxFlow(self.domain.dim, layers=flow_layers, bins=flow_bins, hidden=flow_hidden, seed=seed)
         self.flow.to(device=self.domain.device, dtype=self.domain.dtype)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=self.flow_lr)
+        self.flow_inside = 1.0  # the flow's mass inside the domain (measured when drawing)
 
     def to(self, device) -> AASSampler:
         super().to(device)
@@ -280,16 +329,19 @@ class AASSampler(CollocationSampler):
 
     def _flow_points(self, n: int) -> torch.Tensor:
         """``n`` flow samples in unit coordinates that lie in the domain."""
-        chunks, have = [], 0
+        chunks, have, drawn = [], 0, 0
         for _ in range(100):
             y = self.flow.sample(max(n - have, 1) if self.domain.is_box else 2 * (n - have) + 16, self.generator)
             y = y.to(self.domain.device)
+            drawn += y.shape[0]
             if not self.domain.is_box:
                 y = y[self.domain.inside(self.domain.from_unit(y))]
             chunks.append(y)
             have += y.shape[0]
             if have >= n:
                 break
+        # the flow's mass inside the domain (1 for a box): flow points inside have density q / inside
+        self.flow_inside = max(have / max(drawn, 1), 1e-12)
         y = torch.cat(chunks)
         if y.shape[0] < n:  # the flow put (almost) no mass in the domain: fill up uniformly
             y = torch.cat([y, self.domain.to_unit(self.uniform(n - y.shape[0]))])
@@ -333,6 +385,7 @@ class AASSampler(CollocationSampler):
 
     def train_flow(self) -> dict[str, float]:
         """The flow's steps against the current network (``update``); returns diagnostics."""
+        tic = time.perf_counter()
         y, log_q_old, log_m, w = self._pool()
         self.flow.train()
         penalty = torch.zeros(())
@@ -350,9 +403,27 @@ class AASSampler(CollocationSampler):
                 # trust region: a point stops pulling once its density grew by the factor 1 + trust
                 gain = (w[i] * (torch.minimum(self.flow.log_prob(y[i]), cap[i]) - log_m[i]).exp()).mean()
                 penalty = self._penalised_step(-gain)
-        with torch.no_grad():  # E_p[w] of the new flow, importance-weighted over the pool
-            expected_w = (w * (self.flow.log_prob(y) - log_m).exp()).mean()
-        return {"flow_expected_w": float(expected_w), "flow_penalty": float(penalty)}
+        with torch.no_grad():
+            ratio = (self.flow.log_prob(y) - log_m).exp()  # q_new / m on the pool
+            expected_w = (w * ratio).mean()  # E_p[w] of the new flow, importance-weighted over the pool
+            top_share, target_share, top_volume = residual_region_shares(w, -log_m, ratio)
+        return {"flow_seconds": time.perf_counter() - tic, "flow_expected_w": float(expected_w),
+                "flow_penalty": float(penalty),
+                "flow_top_share": top_share, "target_top_share": target_share, "top_region_volume": top_volume}
+
+    def mixture_log_density(self, y: torch.Tensor) -> torch.Tensor:
+        """``log`` of the density (n,), in unit coordinates, of a round's points at ``y`` (n, d):
+        the share ``uniform_fraction`` uniform on the domain, the rest from the flow restricted to
+        the domain."""
+        with torch.no_grad():
+            q = self.flow.log_prob(y).exp() / self.flow_inside
+            u = self.uniform_share
+            return (u / self.domain.volume_fraction + (1.0 - u) * q).log()
+
+    @property
+    def uniform_share(self) -> float:
+        """The fraction of a round's points that are uniform (``uniform_fraction``, rounded)."""
+        return int(round(self.uniform_fraction * self.n_points)) / self.n_points
 
     def next_points(self, round_: int) -> torch.Tensor:
         if round_ > 0 and self.flow_steps > 0:
@@ -360,20 +431,32 @@ class AASSampler(CollocationSampler):
         n_uniform = int(round(self.uniform_fraction * self.n_points))
         with torch.no_grad():
             y = self._flow_points(self.n_points - n_uniform)
-        pts = self.domain.from_unit(y)
-        if n_uniform:  # shuffled, so that any prefix (the snapshot) shows both parts
-            pts = torch.cat([pts, self.uniform(n_uniform)])
-            pts = pts[torch.randperm(pts.shape[0], generator=self.generator).to(pts.device)]
-        return pts
+            if n_uniform:  # shuffled, so that any prefix (the snapshot) shows both parts
+                y = torch.cat([y, self._uniform_unit(n_uniform)])
+                y = y[torch.randperm(y.shape[0], generator=self.generator).to(y.device)]
+            if self.weighting == "importance":
+                # uniform density over the round's mixture density, normalised to mean 1: the loss
+                # mean(weights r^2) estimates the mean of r^2 over the domain without bias
+                log_w = -self.mixture_log_density(y)
+                w = (log_w - log_w.max()).exp()
+                self.point_weights = w / w.mean()
+        return self.domain.from_unit(y)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state.update({f"flow.{k}": v.detach().cpu() for k, v in self.flow.state_dict().items()})
+        # a copy: Adam updates its moment tensors in place, a snapshot must not follow them
+        state["flow_optimizer"] = copy.deepcopy(self.flow_optimizer.state_dict())
+        state["flow_inside"] = torch.tensor(self.flow_inside, dtype=torch.float64)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.flow.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
+        if "flow_optimizer" in state:
+            self.flow_optimizer.load_state_dict(state["flow_optimizer"])
+        if "flow_inside" in state:
+            self.flow_inside = float(state["flow_inside"])
 
 
 def make_sampler(name: str, domain: Domain, boundary_data: Callable, **options) -> CollocationSampler:

@@ -36,7 +36,7 @@ SAMPLER_OPTIONS = {
     "rar": {"initial_fraction"},
     "rad": {"k", "c"},
     "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
-            "flow_hidden", "penalty_points", "flow_batch", "update", "mix"},
+            "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting"},
 }
 DEFAULTS: dict[str, Any] = {
     "rounds": 20,              # sampler rounds (Trainer epochs); steps are split evenly over them
@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "eval_resolution": None,   # grid points per axis (1D: 8193, 2D: 513)
     "eval_points": 40000,      # importance-sampled points in 3D and more
     "track_points": 8192,      # evaluation points used for the per-round error in the history
+    "lbfgs_steps": 0,          # L-BFGS iterations after the Adam rounds, on one fixed set of points
+    "lbfgs_points": None,      # the size of that set (default 4 * points), chosen by the sampler
+    "near_level": 1e-3,        # the error is split into |u| >= near_level * max|u| ("near") and the rest
     "run_dir": None,
 }
 
@@ -78,6 +81,16 @@ class EvaluationSet:
         pred = predict(pts).double().to(u.device)
         return float(torch.sqrt((w * (pred - u) ** 2).sum() / (w * u**2).sum().clamp_min(1e-300)))
 
+    def split_relative_l2(self, predict, level: float = 1e-3) -> tuple[float, float]:
+        """The relative L2 error split into the part where ``|u| >= level * max|u|`` ("near" the
+        solution's features, e.g. its peaks) and the rest ("away"), both over the whole ``||u||``:
+        ``near^2 + away^2`` is the squared relative L2 error."""
+        pred = predict(self.points).double().to(self.exact.device)
+        e2, u2 = self.weights * (pred - self.exact) ** 2, self.weights * self.exact**2
+        near = self.exact.abs() >= level * float(self.exact.abs().max())
+        total = u2.sum().clamp_min(1e-300)
+        return float(torch.sqrt(e2[near].sum() / total)), float(torch.sqrt(e2[~near].sum() / total))
+
 
 @dataclass
 class PINNResult:
@@ -98,6 +111,8 @@ class PINNResult:
     evaluation: EvaluationSet
     options: dict[str, Any] = field(default_factory=dict)
     density: Any = None
+    relative_l2_near: float = math.nan
+    relative_l2_away: float = math.nan
 
     @torch.no_grad()
     def predict(self, points: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
@@ -110,8 +125,9 @@ class PINNResult:
 
     def summary(self) -> dict[str, Any]:
         return {"problem": self.problem.name, "dim": self.domain.dim, "sampler": self.sampler,
-                "relative_l2": self.relative_l2, "seconds": self.seconds, "points": self.points,
-                "steps": self.steps}
+                "relative_l2": self.relative_l2, "relative_l2_near": self.relative_l2_near,
+                "relative_l2_away": self.relative_l2_away, "seconds": self.seconds, "points": self.points,
+                "steps": self.steps, "lbfgs_steps": int(self.options.get("lbfgs_steps") or 0)}
 
 
 def resolve_problem(problem, params: dict[str, Any] | None = None):
@@ -310,7 +326,10 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
     def objective(net, batch):
         x = batch["interior"].detach().requires_grad_(True)
         r = problem.residual(net, x)
-        loss_r = (r**2).mean() / scale
+        # importance weights (mean 1) where the sampler gives them: mean(w r^2) then estimates the
+        # mean of r^2 over the domain whatever density the points came from
+        r2 = r**2 * batch["weights"] if "weights" in batch else r**2
+        loss_r = r2.mean() / scale
         metrics = {"residual_loss": loss_r.detach()}
         loss = loss_r
         if "boundary" in batch:
@@ -339,14 +358,74 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
                       extra_config={"pinn": {"problem": problem.name, "sampler": sampler, "points": points,
                                              "steps": steps, "residual_scale": scale}})
     result = trainer.fit()
-    eval_seconds = sum(r.get("eval_seconds", 0.0) for r in result.history)
+    history = [{**r, "phase": "adam"} for r in result.history]
+    lbfgs_steps = int(general["lbfgs_steps"])
+    if lbfgs_steps:
+        lbfgs_points = int(general["lbfgs_points"] or 4 * points)
+        history += _lbfgs_finish(model, objective, source, lbfgs_steps, lbfgs_points, dev, seed,
+                                 general["run_dir"], on_round)
+    eval_seconds = sum(r.get("eval_seconds", 0.0) for r in history)
     seconds = time.perf_counter() - start - eval_seconds
     model.eval()
     error = evaluation.relative_l2(predict)
+    near, away = evaluation.split_relative_l2(predict, float(general["near_level"]))
     density = source.density if hasattr(source, "density") else None
-    return PINNResult(problem, sampler, error, seconds, model, result.history, source.snapshots, points, steps,
+    return PINNResult(problem, sampler, error, seconds, model, history, source.snapshots, points, steps,
                       domain, evaluation, {**general, **sampler_opts, "residual_scale": scale,
-                                           "boundary_points": n_boundary}, density)
+                                           "boundary_points": n_boundary}, density, near, away)
+
+
+class _LossRose(RuntimeError):
+    """The L-BFGS finish's loss rose far above its best value: stop and keep the best iterate."""
+
+
+LBFGS_ITERATIONS_PER_STEP = 20  # torch's LBFGS max_iter: one Trainer step runs up to this many iterations
+LBFGS_RISE = 10.0               # stop once the loss exceeds this multiple of its best value
+
+
+def _lbfgs_finish(model, objective, source, iterations: int, n_points: int, device, seed: int, run_dir,
+                  on_round) -> list[dict[str, Any]]:
+    """L-BFGS (strong Wolfe line search) through the Trainer on one set of ``n_points`` points that
+    the sampler chooses against the Adam-trained network. The loss is checked every
+    ``LBFGS_ITERATIONS_PER_STEP`` iterations; the model ends at the iterate of lowest loss, and
+    the run stops early when the loss becomes non-finite or rises ``LBFGS_RISE`` times above it
+    (a diverging finish). Returns one history record per check."""
+    from pdeml.train.trainer import NonFiniteLossError
+
+    batch = source.final_round(n_points)
+    checks = max(1, math.ceil(iterations / LBFGS_ITERATIONS_PER_STEP))
+    best: dict[str, Any] = {"loss": math.inf, "state": None}
+
+    def check(trainer, record):
+        loss, _ = objective(model, batch)
+        loss = float(loss.detach())
+        record["check_loss"] = loss
+        on_round(trainer, record)
+        if math.isfinite(loss) and loss < best["loss"]:
+            best["loss"], best["state"] = loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif not math.isfinite(loss) or loss > LBFGS_RISE * best["loss"]:
+            raise _LossRose(f"L-BFGS loss {loss:.3e} against best {best['loss']:.3e}")
+
+    start_loss = float(objective(model, batch)[0].detach())  # the Adam iterate is a candidate too
+    if math.isfinite(start_loss):
+        best["loss"], best["state"] = start_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(model, objective, [batch], epochs=checks, optimizer="lbfgs", lr=1.0, scheduler="none",
+                      precision="fp32", device=str(device), progress=False, seed=int(seed),
+                      run_dir=None if run_dir is None else Path(run_dir) / "lbfgs", model_config=model.config,
+                      callbacks=[check])
+    stopped = None
+    try:
+        trainer.fit()
+    except (NonFiniteLossError, _LossRose) as err:
+        stopped = str(err)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    history = [{**r, "phase": "lbfgs"} for r in trainer.history]
+    if history:
+        history[-1]["lbfgs_best_loss"] = best["loss"]
+        if stopped:
+            history[-1]["lbfgs_stopped"] = stopped
+    return history
 
 
 def save_result(result: PINNResult, path: str | Path) -> Path:
