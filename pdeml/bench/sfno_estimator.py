@@ -46,7 +46,14 @@ from pdeml.device import resolve_device
 from pdeml.losses import sobolev_norm
 from pdeml.models import build
 from pdeml.models.workflow import operator_objective
-from pdeml.refine import ALPHA, forcing_on_grid, ns_error_estimate, ns_estimator, ns_residual
+from pdeml.refine import (
+    ALPHA,
+    SpectralRefiner,
+    forcing_on_grid,
+    ns_error_estimate,
+    ns_estimator,
+    ns_residual,
+)
 from pdeml.solvers.spectral import downsample, navier_stokes_2d
 from pdeml.train import Trainer
 
@@ -56,14 +63,20 @@ PRESETS: dict[str, dict[str, Any]] = {
              "train_resolution": 16, "t_in": 6, "t_out": 4, "window_stride": 2, "test_starts": [0, 2],
              "runs": [{"width": 6, "channel_expansion": 1, "epochs": 2}],
              "model": {"modes": [4, 4, 3], "n_layers": 1, "latent_steps": 6}, "batch_size": 4, "lr": 3e-3,
-             "floor": {"spacings": [0.1, 0.2], "orders": [2, 4], "n": 1}},
+             "floor": {"spacings": [0.1, 0.2], "orders": [2, 4], "n": 1},
+             "refine": {"data": {"solver_resolution": 32, "dt": 1e-2, "warmup": 0.5, "frame_dt": 0.2, "n_frames": 14,
+                                 "n_train": 0, "n_test": 2},
+                        "modes": None, "adam_steps": 4, "lbfgs_steps": 4, "rtol": 0.5}},
     "small": {"data": {"solver_resolution": 64, "dt": 1e-2, "warmup": 5.0, "frame_dt": 0.2, "n_frames": 30,
                        "n_train": 24, "n_test": 6},
               "train_resolution": 32, "t_in": 10, "t_out": 10, "window_stride": 3, "test_starts": [0, 3, 6, 9],
               "runs": [{"width": 12, "channel_expansion": 2, "epochs": 10},
                        {"width": 6, "channel_expansion": 1, "epochs": 4}],
               "model": {"modes": [12, 12, 5], "n_layers": 4, "latent_steps": 10}, "batch_size": 4, "lr": 3e-3,
-              "floor": {"spacings": [0.05, 0.1, 0.2, 0.4], "orders": [2, 4, 6], "n": 6}},
+              "floor": {"spacings": [0.05, 0.1, 0.2, 0.4], "orders": [2, 4, 6], "n": 6},
+              "refine": {"data": {"solver_resolution": 128, "dt": 5e-3, "warmup": 5.0, "frame_dt": 0.2,
+                                  "n_frames": 30, "n_train": 0, "n_test": 6},
+                         "modes": [64, 64, 6], "adam_steps": 100, "lbfgs_steps": 100, "rtol": 0.1}},
 }
 PRESETS["paper"] = PRESETS["small"]  # the estimator study needs many models, not the paper's data
 
@@ -109,6 +122,46 @@ def floor_rows(cfg: dict, test_traj: Tensor, f: Tensor) -> list[dict[str, Any]]:
     return rows
 
 
+def refine_rows(cfg: dict, model, device, progress) -> list[dict[str, Any]]:
+    """Per test window at the refinement resolution: the SFNO's error, then for each refinement (Adam as
+    in the paper, Adam on the L2 residual, L-BFGS on the L2 residual stopped at that Adam run's final
+    estimator, and L-BFGS stopped at ``rtol`` of its start) its time, iterations, error and estimate."""
+    rc = cfg["refine"]
+    d = rc["data"]
+    t_in, t_out, h = cfg["t_in"], cfg["t_out"], d["frame_dt"]
+    traj = trajectories(d, progress).double()
+    x, y = traj[..., :t_in], traj[..., t_in:t_in + t_out]
+    common = {"nu": NU, "dt": h, "forcing": _forcing, "modes": rc["modes"]}
+    rows, per_method = [], {}
+    for i in range(x.shape[0]):
+        xi, yi = x[i:i + 1].float().to(device), y[i:i + 1].to(device)
+        runs = {"adam h-1 (paper)": SpectralRefiner(model, steps=rc["adam_steps"], **common),
+                "adam l2": SpectralRefiner(model, steps=rc["adam_steps"], s=0.0, **common)}
+        results = {name: r.refine(xi, t_out, target=yi, progress=progress) for name, r in runs.items()}
+        ratio = min(0.999, float(results["adam l2"].final_estimate / results["adam l2"].initial_estimate))
+        for name, rtol in (("lbfgs l2, equal estimator", ratio), (f"lbfgs l2, rtol {rc['rtol']}", rc["rtol"])):
+            results[name] = SpectralRefiner(model, steps=rc["lbfgs_steps"], s=0.0, method="lbfgs", rtol=rtol,
+                                            **common).refine(xi, t_out, target=yi, progress=progress)
+        row: dict[str, Any] = {"row": f"refine sample {i}", "rel_l2_sfno": float(results["adam l2"].error_history[0, 0])}
+        for name, res in results.items():
+            est = ns_error_estimate(x[i:i + 1, ..., -2:], res.prediction, h, NU, _forcing)
+            eff = est.total / _l2_frames(res.prediction - y[i:i + 1]).max(dim=1).values
+            red = float(1 - res.error_history[0, -1] / res.error_history[0, 0])
+            row |= {f"{name}: rel_l2": float(res.error_history[0, -1]), f"{name}: reduction": red,
+                    f"{name}: s": res.seconds, f"{name}: iterations": res.history.shape[1] - 1,
+                    f"{name}: estimate": float(est.total), f"{name}: effectivity": float(eff)}
+            per_method.setdefault(name, []).append((res.seconds, red, float(res.error_history[0, -1]),
+                                                    float(eff), res.history.shape[1] - 1))
+        rows.append(row)
+    for name, vals in per_method.items():
+        secs, reds, errs, effs, its = map(np.array, zip(*vals))
+        rows.append({"row": f"refine: {name}", "resolution": d["solver_resolution"], "s_per_sample": float(secs.mean()),
+                     "s_max": float(secs.max()), "iterations_mean": float(its.mean()), "rel_l2_refined": float(errs.mean()),
+                     "reduction_mean": float(reds.mean()), "samples_reduced_40pct": f"{int((reds >= 0.4).sum())}/{len(reds)}",
+                     "effectivity_min": float(effs.min()), "effectivity_max": float(effs.max())})
+    return rows
+
+
 def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
         out: str | None = None) -> list[dict[str, Any]]:
     cfg = PRESETS[preset]
@@ -132,8 +185,10 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     def add(key: str, values: Tensor) -> None:
         samples.setdefault(key, []).extend(values.tolist())
 
+    final_models = []
     for run_cfg in cfg["runs"]:
         model_cfg, states = _train_run(cfg, run_cfg, x, y, dev, progress)
+        final_models.append((model_cfg, states[-1]))
         model = build("sfno", **model_cfg).to(dev)
         for epoch, state in enumerate(states, 1):
             model.load_state_dict(state)
@@ -161,6 +216,10 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             add("total", est.total)
             add("total_relative", est.total / _l2_frames(known[..., -1:])[:, 0])
             eff = est.total / err_frames.max(dim=1).values
+            # the scale of the error and of the residual: H^-1 over L2 norm (large: large scales)
+            e_scale = (sobolev_norm(pred - ty, -1.0, (1, 2), alpha=ALPHA, time_dim=-1, dt=h)
+                       / sobolev_norm(pred - ty, 0.0, (1, 2), time_dim=-1, dt=h))
+            r_scale = samples["h-1"][-len(rel):], samples["l2"][-len(rel):]
             first = _rel_l2(pred[..., :1], ty[..., :1])
             last = _rel_l2(pred[..., -1:], ty[..., -1:])
             rows.append({"row": f"width {run_cfg['width']}, epoch {epoch}", "rel_l2": float(rel.mean()),
@@ -169,11 +228,15 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                          "initial": float(est.initial.mean()), "evolution": float(est.evolution.mean()),
                          "total": float(est.total.mean()), "effectivity_median": float(eff.median()),
                          "effectivity_min": float(eff.min()), "effectivity_max": float(eff.max()),
-                         "windows": tx.shape[0]})
+                         "error_h-1_over_l2": float(e_scale.median()),
+                         "residual_h-1_over_l2": float(np.median(np.divide(*r_scale))), "windows": tx.shape[0]})
     rel = samples.pop("rel")
     for key, values in samples.items():
         rows.append({"row": f"spearman: {key}", "spearman": _spearman(values, rel), "pairs": len(rel)})
     rows += floor_rows(cfg, test_traj, f)
+    best = build("sfno", **final_models[0][0]).to(dev)
+    best.load_state_dict(final_models[0][1])
+    rows += refine_rows(cfg, best.eval(), dev, progress)
     rows.append({"row": "summary", "models": sum(len(range(rc["epochs"])) for rc in cfg["runs"]),
                  "windows": tx.shape[0], "error_min": float(min(rel)), "error_max": float(max(rel)),
                  "seconds": time.perf_counter() - start})
