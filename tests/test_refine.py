@@ -243,3 +243,23 @@ def test_lbfgs_refiner_lowers_the_estimator_as_far_as_adam_in_fewer_iterations(f
     assert stopped.history.shape[1] - 1 <= int(reached.max())
     with pytest.raises(ValueError, match="method must be 'adam' or 'lbfgs'"):
         SpectralRefiner(model, nu=NU, dt=H, method="newton")
+
+
+def test_bench_sfno_estimator_tiny(tmp_path, monkeypatch):
+    from pdeml.cli import main
+
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    assert main(["bench", "sfno-estimator", "--preset", "tiny", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    rows = {r["row"]: r for r in json.loads((tmp_path / "sfno-estimator.json").read_text())["results"]}
+    models = [r for name, r in rows.items() if "epoch" in name]
+    assert len(models) == 1 and all(r["windows"] == 4 for r in models)
+    for r in models:  # parts add up; the unrefined predictions are bounded (effectivity >= 1)
+        assert r["total"] == pytest.approx(r["initial"] + r["evolution"], rel=1e-12)
+        assert r["effectivity_min"] >= 1.0
+    for key in ("h-1", "l2", "initial", "evolution", "total", "sfno_dt h-1"):
+        assert -1 <= rows[f"spearman: {key}"]["spearman"] <= 1 and rows[f"spearman: {key}"]["pairs"] == 4
+    # the reference's own estimate falls with the stencil order (finite-difference error)
+    assert rows["floor: reference, spacing 0.1, order 4"]["total"] < 0.1 * rows["floor: reference, spacing 0.1, order 2"]["total"]
+    cheap = rows["refine: lbfgs l2, rtol 0.5"]
+    assert cheap["resolution"] == 32 and cheap["reduction_mean"] > 0 and cheap["samples_reduced_40pct"].endswith("/2")
+    assert (tmp_path / "sfno_estimator_scatter.png").stat().st_size > 1000

@@ -61,11 +61,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"data": {"solver_resolution": 32, "dt": 1e-2, "warmup": 0.5, "frame_dt": 0.2, "n_frames": 14,
                       "n_train": 3, "n_test": 2},
              "train_resolution": 16, "t_in": 6, "t_out": 4, "window_stride": 2, "test_starts": [0, 2],
-             "runs": [{"width": 6, "channel_expansion": 1, "epochs": 2}],
+             "runs": [{"width": 6, "channel_expansion": 1, "epochs": 1}],
              "model": {"modes": [4, 4, 3], "n_layers": 1, "latent_steps": 6}, "batch_size": 4, "lr": 3e-3,
              "floor": {"spacings": [0.1, 0.2], "orders": [2, 4], "n": 1},
              "refine": {"data": {"solver_resolution": 32, "dt": 1e-2, "warmup": 0.5, "frame_dt": 0.2, "n_frames": 14,
-                                 "n_train": 0, "n_test": 2},
+                                 "n_train": 3, "n_test": 2},  # the test trajectories of the data above
                         "modes": None, "adam_steps": 4, "lbfgs_steps": 4, "rtol": 0.5}},
     "small": {"data": {"solver_resolution": 64, "dt": 1e-2, "warmup": 5.0, "frame_dt": 0.2, "n_frames": 30,
                        "n_train": 24, "n_test": 6},
@@ -129,7 +129,7 @@ def refine_rows(cfg: dict, model, device, progress) -> list[dict[str, Any]]:
     rc = cfg["refine"]
     d = rc["data"]
     t_in, t_out, h = cfg["t_in"], cfg["t_out"], d["frame_dt"]
-    traj = trajectories(d, progress).double()
+    traj = trajectories(d, progress)[d["n_train"]:].double()
     x, y = traj[..., :t_in], traj[..., t_in:t_in + t_out]
     common = {"nu": NU, "dt": h, "forcing": _forcing, "modes": rc["modes"]}
     rows, per_method = [], {}
