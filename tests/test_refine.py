@@ -263,3 +263,16 @@ def test_bench_sfno_estimator_tiny(tmp_path, monkeypatch):
     cheap = rows["refine: lbfgs l2, rtol 0.5"]
     assert cheap["resolution"] == 32 and cheap["reduction_mean"] > 0 and cheap["samples_reduced_40pct"].endswith("/2")
     assert (tmp_path / "sfno_estimator_scatter.png").stat().st_size > 1000
+
+
+def test_first_frame_part_measures_an_injected_first_frame_error(flow, one_torch_thread):
+    traj, forcing = flow
+    known, truth = traj[..., :6], traj[..., 6:]
+    X, Y = _grid(N)
+    bump = 0.05 * torch.cos(2 * math.pi * (X + 3 * Y))[None, :, :, None]
+    pred = truth.clone()
+    pred[..., :1] += bump  # an error in the first predicted frame only
+    est = ns_error_estimate(known, pred, H, NU, forcing)
+    true = float(torch.linalg.vector_norm(bump) / N)
+    torch.testing.assert_close(est.first_frame, torch.full((2,), true, dtype=torch.float64), rtol=0.02, atol=0)
+    assert ns_error_estimate(known[..., -2:], pred, H, NU, forcing).first_frame is None  # needs 3 known frames

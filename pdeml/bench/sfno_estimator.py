@@ -12,7 +12,8 @@ resolution; each prediction's true error is compared with reference-free estimat
   (:meth:`pdeml.models.sfno.SFNO.time_derivative`) instead of finite differences;
 * ``initial``, ``evolution``, ``total``: the two parts of :func:`pdeml.refine.ns_error_estimate`
   (L2 in space, L1 in time; the form of the bound ``||e(t)|| <= C (||e(t_1)|| + ||R||_{L1(L2)})``),
-  and ``total_relative`` = total / ``||last known frame||_{L2}``.
+  and ``total_relative`` = total / ``||last known frame||_{L2}``; ``first_frame``, its estimate of
+  the first predicted frame's error, is compared with the true one (ratio per window).
 
 Rows: one per model (mean relative L2 error over the window, at the first and the last frame,
 mean estimators, the effectivity index ``total / max_t ||e(t)||_{L2}`` (median, min, max over the
@@ -144,21 +145,25 @@ def refine_rows(cfg: dict, model, device, progress) -> list[dict[str, Any]]:
                                             **common).refine(xi, t_out, target=yi, progress=progress)
         row: dict[str, Any] = {"row": f"refine sample {i}", "rel_l2_sfno": float(results["adam l2"].error_history[0, 0])}
         for name, res in results.items():
-            est = ns_error_estimate(x[i:i + 1, ..., -2:], res.prediction, h, NU, _forcing)
-            eff = est.total / _l2_frames(res.prediction - y[i:i + 1]).max(dim=1).values
+            est = ns_error_estimate(x[i:i + 1], res.prediction, h, NU, _forcing)
+            err_frames = _l2_frames(res.prediction - y[i:i + 1])
+            eff = est.total / err_frames.max(dim=1).values
+            first_ratio = float(est.first_frame / err_frames[:, 0])
             red = float(1 - res.error_history[0, -1] / res.error_history[0, 0])
             row |= {f"{name}: rel_l2": float(res.error_history[0, -1]), f"{name}: reduction": red,
                     f"{name}: s": res.seconds, f"{name}: iterations": res.history.shape[1] - 1,
-                    f"{name}: estimate": float(est.total), f"{name}: effectivity": float(eff)}
+                    f"{name}: estimate": float(est.total), f"{name}: effectivity": float(eff),
+                    f"{name}: first_frame_over_true": first_ratio}
             per_method.setdefault(name, []).append((res.seconds, red, float(res.error_history[0, -1]),
-                                                    float(eff), res.history.shape[1] - 1))
+                                                    float(eff), res.history.shape[1] - 1, first_ratio))
         rows.append(row)
     for name, vals in per_method.items():
-        secs, reds, errs, effs, its = map(np.array, zip(*vals))
+        secs, reds, errs, effs, its, firsts = map(np.array, zip(*vals))
         rows.append({"row": f"refine: {name}", "resolution": d["solver_resolution"], "s_per_sample": float(secs.mean()),
                      "s_max": float(secs.max()), "iterations_mean": float(its.mean()), "rel_l2_refined": float(errs.mean()),
                      "reduction_mean": float(reds.mean()), "samples_reduced_40pct": f"{int((reds >= 0.4).sum())}/{len(reds)}",
-                     "effectivity_min": float(effs.min()), "effectivity_max": float(effs.max())})
+                     "effectivity_min": float(effs.min()), "effectivity_max": float(effs.max()),
+                     "first_frame_over_true_min": float(firsts.min()), "first_frame_over_true_max": float(firsts.max())})
     return rows
 
 
@@ -203,7 +208,8 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             window = torch.cat([known, pred], dim=-1)
             R = ns_residual(window, h, NU, f)
             R_sfno = ns_residual(pred, h, NU, f, w_t=w_t)
-            est = ns_error_estimate(known, pred, h, NU, f)
+            est = ns_error_estimate(tx, pred, h, NU, f)  # uses the last order/2 (+1 for first_frame) frames
+            first_ratio = est.first_frame / err_frames[:, 0]
             add("rel", rel)
             add("h-1", sobolev_norm(R, -1.0, (1, 2), alpha=ALPHA, time_dim=-1, dt=h))
             add("h-1 (alpha 1)", sobolev_norm(R, -1.0, (1, 2), alpha=1.0, time_dim=-1, dt=h))
@@ -215,6 +221,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             add("evolution", est.evolution)
             add("total", est.total)
             add("total_relative", est.total / _l2_frames(known[..., -1:])[:, 0])
+            add("first_frame", est.first_frame)
             eff = est.total / err_frames.max(dim=1).values
             # the scale of the error and of the residual: H^-1 over L2 norm (large: large scales)
             e_scale = (sobolev_norm(pred - ty, -1.0, (1, 2), alpha=ALPHA, time_dim=-1, dt=h)
@@ -228,6 +235,9 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                          "initial": float(est.initial.mean()), "evolution": float(est.evolution.mean()),
                          "total": float(est.total.mean()), "effectivity_median": float(eff.median()),
                          "effectivity_min": float(eff.min()), "effectivity_max": float(eff.max()),
+                         "first_frame_over_true_median": float(first_ratio.median()),
+                         "first_frame_over_true_min": float(first_ratio.min()),
+                         "first_frame_over_true_max": float(first_ratio.max()),
                          "error_h-1_over_l2": float(e_scale.median()),
                          "residual_h-1_over_l2": float(np.median(np.divide(*r_scale))), "windows": tx.shape[0]})
     rel = samples.pop("rel")

@@ -165,6 +165,9 @@ class ErrorEstimate(NamedTuple):
 
     initial: Tensor  #: ``dt ||R(t_1)||_{L2}``: mismatch between the known frames and the first prediction
     evolution: Tensor  #: ``dt sum_{k>=2} ||R(t_k)||_{L2}``: residual of the predicted evolution
+    #: ``dt ||R(t_0)||_{L2} / c_1``: the first predicted frame's error seen from the last known frame
+    #: (None with fewer than ``order/2 + 1`` known frames)
+    first_frame: Tensor | None = None
 
     @property
     def total(self) -> Tensor:
@@ -181,7 +184,12 @@ def ns_error_estimate(known: Tensor, prediction: Tensor, dt_or_times: float | Se
 
     The residual of ``[known, prediction]`` is taken at the predicted frames ``t_1 .. t_{T - order/2}``
     (the centres of the stencil); the last ``order / 2`` frames enter only through their neighbours'
-    stencils. Returns :class:`ErrorEstimate` ``(initial, evolution)``.
+    stencils. Returns :class:`ErrorEstimate` ``(initial, evolution, first_frame)``.
+
+    ``first_frame`` (with at least ``order/2 + 1`` known frames): the residual at the last known
+    frame ``t_0`` involves the prediction only through the stencil's forward half, the tendency
+    being that of a known frame, so ``dt R(t_0) = c_1 e(t_1) + c_2 e(t_2) + ...`` with ``c_1`` the
+    dominant coefficient (2/3 for order 4); ``dt ||R(t_0)|| / c_1`` estimates ``||e(t_1)||_{L2}``.
     """
     p = order // 2
     if order not in STENCILS:
@@ -199,7 +207,12 @@ def ns_error_estimate(known: Tensor, prediction: Tensor, dt_or_times: float | Se
     R = ns_residual(window, dt, nu, forcing, L=L, order=order, step=step)
     n = window.shape[1]
     per_frame = torch.linalg.vector_norm(R, dim=(1, 2)) * (L / n)  # (b, T - p): L2 norm over the box
-    return ErrorEstimate(dt * per_frame[:, 0], dt * per_frame[:, 1:].sum(dim=1))
+    first = None
+    if known.shape[-1] > p:
+        back = torch.cat([known[..., known.shape[-1] - p - 1:].to(prediction.dtype), prediction[..., :p]], dim=-1)
+        R0 = ns_residual(back, dt, nu, forcing, L=L, order=order, step=step)[..., 0]
+        first = dt * torch.linalg.vector_norm(R0, dim=(1, 2)) * (L / n) / STENCILS[order][p + 1]
+    return ErrorEstimate(dt * per_frame[:, 0], dt * per_frame[:, 1:].sum(dim=1), first)
 
 
 __all__ = ["ALPHA", "STENCILS", "ErrorEstimate", "forcing_on_grid", "frame_spacing", "imex_tendency_hat",
