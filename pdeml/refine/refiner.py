@@ -251,10 +251,11 @@ class SpectralRefiner:
             start_b = [b.detach() for b in biases]
             precond = self._preconditioner(w_last, n, modes)
             shifts = [torch.zeros_like(b, requires_grad=True) for b in start_b]
+            fixed = [w.detach() for w in weights]  # no gradient work for the weights
 
             def shifted() -> Tensor:
                 bias = [scale * (b + d * c) for b, d, c in zip(start_b, precond, shifts)]
-                return self._output(seq_hat, w_last, weights, bias, basis, n, modes)
+                return self._output(seq_hat, w_last, fixed, bias, basis, n, modes)
 
             return self._lbfgs(shifted, loss_of, shifts, initial, scale0, target, device, bar, start)
         for _ in range(self.steps):
@@ -280,7 +281,6 @@ class SpectralRefiner:
         hist = torch.stack(history, dim=1).cpu()
         err = torch.stack(errors, dim=1).cpu() if target is not None else None
         return final.cpu(), initial.cpu(), hist, err, seconds
-
 
     def _preconditioner(self, w_last: Tensor, n: int, modes: tuple[int, int, int]) -> list[Tensor]:
         """Per-corner scaling ``(b, M_x, M_y, 1)`` of the bias shift, largest entry 1 per sample."""
