@@ -27,7 +27,7 @@ from pdeml.bench.spectral_refiner import plot_history, plot_panels, problem
 from pdeml.device import resolve_device
 from pdeml.io import write_json_atomic
 from pdeml.models.workflow import load_run
-from pdeml.refine import SpectralRefiner, ns_estimator
+from pdeml.refine import SpectralRefiner, ns_error_estimate, ns_estimator
 from pdeml.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +44,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--untruncated", action="store_true", help="keep every Fourier mode in the refined layer")
     p.add_argument("--lr-bias", type=float, default=2e-1)
     p.add_argument("--lr-weight", type=float, default=1e-4)
+    p.add_argument("--method", choices=["adam", "lbfgs"], default="adam",
+                   help="adam: the paper's loop; lbfgs: preconditioned L-BFGS on the bias (float64)")
+    p.add_argument("--norm", choices=["h-1", "l2"], default="h-1", help="spatial norm of the residual loss")
+    p.add_argument("--rtol", type=float, default=0.0,
+                   help="stop once the loss is below RTOL times its start (0: run all steps)")
+    p.add_argument("--tolerance", type=float, default=0.1,
+                   help="trust the SFNO prediction when its error bound, relative to the last input frame, is at most this")
     p.add_argument("--batch-size", type=int, default=2, help="samples refined together (independent layers)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", help="output directory (default RUN/finetune)")
@@ -73,11 +80,19 @@ def main(argv=None) -> int:
 
     refiner = SpectralRefiner(model, nu=recipe["nu"], dt=h, forcing=forcing,
                               modes=None if args.untruncated else args.modes, steps=args.steps,
-                              lr_bias=args.lr_bias, lr_weight=args.lr_weight, device=device)
+                              lr_bias=args.lr_bias, lr_weight=args.lr_weight, device=device, method=args.method,
+                              s=-1.0 if args.norm == "h-1" else 0.0, rtol=args.rtol)
     start = time.perf_counter()
     result = refiner.refine(x.to(device), t_out, target=truth.to(device), batch_size=args.batch_size)
     wall = time.perf_counter() - start
     est_truth = ns_estimator(torch.cat([x[..., -2:].double(), truth], dim=-1), h, recipe["nu"], forcing)
+    # the reference-free error estimate (initial + evolution parts, L2): what a user without the truth sees
+    known = x.double()
+    bound_before = ns_error_estimate(known, result.initial, h, recipe["nu"], forcing)
+    bound_after = ns_error_estimate(known, result.prediction, h, recipe["nu"], forcing)
+    # bound on max_t ||e(t)||_{L2} relative to the last known frame (C = 1 held on every benchmark prediction)
+    size = torch.linalg.vector_norm(known[..., -1], dim=(1, 2)) / known.shape[1]
+    bound_rel = bound_before.total / size
 
     def rel(a: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(a - truth, dim=(1, 2, 3)) / torch.linalg.vector_norm(truth, dim=(1, 2, 3))
@@ -85,7 +100,13 @@ def main(argv=None) -> int:
     before, after = rel(result.initial), rel(result.prediction)
     rows = [{"sample": k, "rel_l2_sfno": float(before[i]), "rel_l2_refined": float(after[i]),
              "estimator_sfno": float(result.initial_estimate[i]), "estimator_refined": float(result.final_estimate[i]),
-             "estimator_reference": float(est_truth[i]), "seconds": result.seconds / len(args.samples)}
+             "estimator_reference": float(est_truth[i]),
+             "estimate_sfno": float(bound_before.total[i]), "estimate_sfno_initial": float(bound_before.initial[i]),
+             "estimate_refined": float(bound_after.total[i]), "estimate_refined_initial": float(bound_after.initial[i]),
+             "first_frame_error_sfno": float(bound_before.first_frame[i]),
+             "first_frame_error_refined": float(bound_after.first_frame[i]),
+             "bound_relative_sfno": float(bound_rel[i]), "trusted": bool(bound_rel[i] <= args.tolerance),
+             "seconds": result.seconds / len(args.samples)}
             for i, k in enumerate(args.samples)]
     print(markdown_table(rows))
     out = Path(args.out) if args.out else run / "finetune"

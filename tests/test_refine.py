@@ -9,6 +9,7 @@ from pdeml.problems.navier_stokes import NavierStokes2D, taylor_green
 from pdeml.refine import (
     ALPHA,
     SpectralRefiner,
+    ns_error_estimate,
     ns_estimator,
     ns_residual,
     residual_norm,
@@ -94,6 +95,50 @@ def test_residual_bad_input():
         ns_residual(torch.zeros(1, 8, 8, 6), 0.1, 1e-3, torch.zeros(16, 16))
 
 
+def test_error_estimate_of_exact_taylor_green_is_round_off():
+    n, nu, h, kappa = 32, 1e-2, 0.005, 1
+    X, Y = _grid(n)
+    w = torch.stack([taylor_green(X, Y, k * h, nu, k=kappa) for k in range(12)], dim=-1)[None]
+    est = ns_error_estimate(w[..., :2], w[..., 2:], h, nu)
+    size = float(torch.linalg.vector_norm(w[..., 2]) / n)  # L2 norm of one frame over the unit box
+    assert float(est.initial) < 1e-11 * size and float(est.evolution) < 1e-10 * size
+    # the same trajectory with a tendency of the wrong viscosity is far from round-off
+    assert float(ns_error_estimate(w[..., :2], w[..., 2:], h, 2 * nu).total) > 1e-4 * size
+
+
+def test_error_estimate_grows_with_an_injected_initial_error(flow, one_torch_thread):
+    traj, forcing = flow
+    known, truth = traj[..., :6], traj[..., 6:]
+    X, Y = _grid(N)
+    shape = (torch.sin(2 * math.pi * (2 * X + Y)) + 0.5 * torch.cos(2 * math.pi * 5 * Y))[None, :, :, None]
+    size = float(torch.linalg.vector_norm(truth[..., 0]) / (N * 2**0.5))
+    initial, total, errors = [], [], []
+    for eps in (1e-3, 1e-2, 3e-2, 1e-1):
+        pred = truth + eps * size * shape  # an offset at the first frame carried through the window
+        est = ns_error_estimate(known, pred, H, NU, forcing)
+        initial.append(est.initial)
+        total.append(est.total)
+        errors.append(torch.linalg.vector_norm(pred - truth, dim=(1, 2)).amax(dim=-1) / N)
+    initial, total, errors = torch.stack(initial), torch.stack(total), torch.stack(errors)
+    assert torch.all(initial.diff(dim=0) > 0) and torch.all(total.diff(dim=0) > 0)
+    # linear in the injected size once it dominates the reference's own residual
+    torch.testing.assert_close(total[3] / total[2], torch.full((2,), 10 / 3, dtype=torch.float64), rtol=0.05, atol=0)
+    # the initial part carries it: a constant offset makes no residual after the first frame but
+    # through convection and diffusion
+    assert torch.all(initial[3] > 0.3 * errors[3]) and torch.all(total[3] > errors[3])  # reliable, C = 1
+
+
+def test_error_estimate_bad_input():
+    with pytest.raises(ValueError, match=r"known frames \(b, n, n, t_known\) and a prediction"):
+        ns_error_estimate(torch.zeros(1, 8, 8, 2), torch.zeros(1, 16, 16, 6), 0.1, 1e-3)
+    with pytest.raises(ValueError, match="needs the last 2 known frames, got 1"):
+        ns_error_estimate(torch.zeros(1, 8, 8, 1), torch.zeros(1, 8, 8, 6), 0.1, 1e-3)
+    with pytest.raises(ValueError, match="at least 3 predicted frames, got 2"):
+        ns_error_estimate(torch.zeros(1, 8, 8, 2), torch.zeros(1, 8, 8, 2), 0.1, 1e-3)
+    with pytest.raises(ValueError, match=r"\(b, n, n, T\)"):
+        ns_error_estimate(torch.zeros(8, 8, 2), torch.zeros(8, 8, 6), 0.1, 1e-3)
+
+
 # -- the refiner -----------------------------------------------------------------------------
 
 NU, H, N = 1e-2, 0.05, 16
@@ -173,3 +218,61 @@ def test_bench_spectral_refiner_tiny(tmp_path, monkeypatch):
     assert summary["solver_ms"] > 0 and summary["sfno_ms"] > 0
     for name in ("panels", "history", "estimator"):
         assert (tmp_path / f"spectral_refiner_{name}.png").stat().st_size > 1000
+
+
+def test_lbfgs_refiner_lowers_the_estimator_as_far_as_adam_in_fewer_iterations(flow, one_torch_thread):
+    traj, forcing = flow
+    x, truth = traj[..., :6].float(), traj[..., 6:]
+    model = _perturbed_model()
+    adam = SpectralRefiner(model, nu=NU, dt=H, forcing=forcing, modes=None, steps=40, lr_bias=0.2)
+    lbfgs = SpectralRefiner(model, nu=NU, dt=H, forcing=forcing, modes=None, steps=40, method="lbfgs", rtol=0.0)
+    a = adam.refine(x, target=truth, batch_size=2, progress=False)
+    q = lbfgs.refine(x, target=truth, batch_size=2, progress=False)
+    torch.testing.assert_close(q.initial, a.initial)  # same starting point and loss
+    torch.testing.assert_close(q.initial_estimate, a.initial_estimate)
+    # the iteration at which L-BFGS first reaches Adam's final estimator, per sample
+    reached = (q.history <= a.final_estimate[:, None]).float().argmax(dim=1)
+    assert torch.all((q.history <= a.final_estimate[:, None]).any(dim=1))
+    assert torch.all(reached < 20), reached  # Adam took 40
+    assert torch.all(q.error_history[:, -1] < q.error_history[:, 0])
+    # early stopping on the estimator: rtol = Adam's reduction stops as soon as it is reached
+    ratio = float((a.final_estimate / a.initial_estimate).max())
+    stopped = SpectralRefiner(model, nu=NU, dt=H, forcing=forcing, modes=None, steps=40, method="lbfgs",
+                              rtol=ratio).refine(x, batch_size=2, progress=False)
+    assert torch.all(stopped.final_estimate <= ratio * stopped.initial_estimate)
+    assert stopped.history.shape[1] - 1 <= int(reached.max())
+    with pytest.raises(ValueError, match="method must be 'adam' or 'lbfgs'"):
+        SpectralRefiner(model, nu=NU, dt=H, method="newton")
+
+
+def test_bench_sfno_estimator_tiny(tmp_path, monkeypatch):
+    from pdeml.cli import main
+
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    assert main(["bench", "sfno-estimator", "--preset", "tiny", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    rows = {r["row"]: r for r in json.loads((tmp_path / "sfno-estimator.json").read_text())["results"]}
+    models = [r for name, r in rows.items() if "epoch" in name]
+    assert len(models) == 1 and all(r["windows"] == 4 for r in models)
+    for r in models:  # parts add up; the unrefined predictions are bounded (effectivity >= 1)
+        assert r["total"] == pytest.approx(r["initial"] + r["evolution"], rel=1e-12)
+        assert r["effectivity_min"] >= 1.0
+    for key in ("h-1", "l2", "initial", "evolution", "total", "sfno_dt h-1"):
+        assert -1 <= rows[f"spearman: {key}"]["spearman"] <= 1 and rows[f"spearman: {key}"]["pairs"] == 4
+    # the reference's own estimate falls with the stencil order (finite-difference error)
+    assert rows["floor: reference, spacing 0.1, order 4"]["total"] < 0.1 * rows["floor: reference, spacing 0.1, order 2"]["total"]
+    cheap = rows["refine: lbfgs l2, rtol 0.5"]
+    assert cheap["resolution"] == 32 and cheap["reduction_mean"] > 0 and cheap["samples_reduced_40pct"].endswith("/2")
+    assert (tmp_path / "sfno_estimator_scatter.png").stat().st_size > 1000
+
+
+def test_first_frame_part_measures_an_injected_first_frame_error(flow, one_torch_thread):
+    traj, forcing = flow
+    known, truth = traj[..., :6], traj[..., 6:]
+    X, Y = _grid(N)
+    bump = 0.05 * torch.cos(2 * math.pi * (X + 3 * Y))[None, :, :, None]
+    pred = truth.clone()
+    pred[..., :1] += bump  # an error in the first predicted frame only
+    est = ns_error_estimate(known, pred, H, NU, forcing)
+    true = float(torch.linalg.vector_norm(bump) / N)
+    torch.testing.assert_close(est.first_frame, torch.full((2,), true, dtype=torch.float64), rtol=0.02, atol=0)
+    assert ns_error_estimate(known[..., -2:], pred, H, NU, forcing).first_frame is None  # needs 3 known frames

@@ -116,3 +116,17 @@ def test_checkpoint_round_trip(tmp_path, one_torch_thread):
     torch.testing.assert_close(loaded(x), net.eval()(x))
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     assert any(v.is_complex() for v in state["model"].values())
+
+
+def test_time_derivative_matches_a_fine_difference_of_the_series():
+    torch.manual_seed(0)
+    model = build("sfno", modes=(4, 4, 3), width=4, n_layers=1, latent_steps=6, out_steps=6,
+                  channel_expansion=1).double()
+    x = torch.randn(2, 16, 16, 6, dtype=torch.float64)
+    with torch.no_grad():
+        fine = model(x, t_out=600)  # the same series at 100 points per output frame spacing
+        d = model.time_derivative(x)  # per output frame spacing
+        k = 100 * torch.arange(1, 6) - 1  # output frames 1..5 in the fine sampling
+        centred = (fine[..., k + 1] - fine[..., k - 1]) / 0.02
+    assert d.shape == (2, 16, 16, 6)
+    assert float((centred - d[..., :5]).abs().max()) < 1e-4 * float(d.abs().max())

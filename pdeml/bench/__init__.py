@@ -22,6 +22,8 @@ BENCHMARKS.register_lazy("solvers", "pdeml.bench.solvers",
                          "reference-solver throughput (Darcy FD, Navier-Stokes IMEX) and cost exponents")
 BENCHMARKS.register_lazy("spectral-refiner", "pdeml.bench.spectral_refiner",
                          "SFNO + Spectral-Refiner on Navier-Stokes: error, H^-1 estimator, time against the solver")
+BENCHMARKS.register_lazy("sfno-estimator", "pdeml.bench.sfno_estimator",
+                         "does the Navier-Stokes a-posteriori estimator rank SFNO errors (checkpoints x windows)")
 BENCHMARKS.register_lazy("aas", "pdeml.bench.aas",
                          "PINN samplers (uniform, RAR, RAD, AAS) on the peak problems, 3 seeds")
 BENCHMARKS.register_lazy("gp", "pdeml.bench.gp",

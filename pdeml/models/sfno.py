@@ -150,7 +150,15 @@ class OutputOperator(nn.Module):
         phase = torch.polar(weight[:, None], 2 * math.pi * m[:, None] * p[None, :] / P)
         return phase.to(dtype)
 
-    def forward(self, v: Tensor, w_last: Tensor, t_out: int) -> Tensor:
+    def time_derivative_basis(self, t_out: int, n_modes: int, dtype: torch.dtype, device) -> Tensor:
+        """``d/dk`` of :meth:`time_basis` (``k`` the output frame index): ``(n_modes, t_out)``."""
+        m = torch.arange(n_modes, dtype=torch.float64, device=device)
+        rate = (2j * math.pi / self.period) * m[:, None] * (self.latent_steps / t_out)
+        return (self.time_basis(t_out, n_modes, torch.complex128, device) * rate).to(dtype)
+
+    def forward(self, v: Tensor, w_last: Tensor, t_out: int, derivative: bool = False) -> Tensor:
+        """``(b, x, y, t_out)`` frames; with ``derivative`` their exact time derivative in the series'
+        own representation, per frame spacing (divide by the spacing for time units)."""
         v, cast = _full_precision(v)
         with torch.autocast(v.device.type, enabled=False) if cast else contextlib.nullcontext():
             w_last = w_last.to(v.dtype)
@@ -161,10 +169,13 @@ class OutputOperator(nn.Module):
             self.conv.check_input(seq, "output operator input")
             coef = self.conv.mix(torch.fft.rfftn(seq, dim=(-3, -2, -1), norm="forward"))[:, 0]
             mt = self.conv.modes[2]
-            basis = self.time_basis(t_out, mt, coef.dtype, coef.device)
+            if derivative:
+                basis = self.time_derivative_basis(t_out, mt, coef.dtype, coef.device)
+            else:
+                basis = self.time_basis(t_out, mt, coef.dtype, coef.device)
             spec = torch.einsum("bxym,mk->bkxy", coef[..., :mt], basis)  # (b, t_out, x, y)
-            inc = torch.fft.ifft2(spec, norm="forward").real
-            return w_last + inc.permute(0, 2, 3, 1)
+            inc = torch.fft.ifft2(spec, norm="forward").real.permute(0, 2, 3, 1)
+            return inc if derivative else w_last + inc
 
 
 class SpaceTimeEncoding(nn.Module):
@@ -282,6 +293,15 @@ class SFNO(nn.Module):
             raise ValueError(f"t_out must be >= 1, got {t_out}")
         v, w_last, channel = self.latent(x)
         out = self.output_operator(v, w_last, t_out)
+        return out[:, None] if channel else out
+
+
+    def time_derivative(self, x: Tensor, t_out: int | None = None) -> Tensor:
+        """Exact ``d/dt`` of :meth:`forward`'s Fourier-in-time series at its output frames, in units of
+        the output frame spacing: ``(b, x, y, t_out)`` (divide by the spacing for time units)."""
+        t_out = self.out_steps if t_out is None else int(t_out)
+        v, w_last, channel = self.latent(x)
+        out = self.output_operator(v, w_last, t_out, derivative=True)
         return out[:, None] if channel else out
 
 

@@ -8,14 +8,16 @@ output layer per sample to drive that estimator down.
 from pdeml.refine.refiner import RefineResult, SpectralRefiner
 from pdeml.refine.residual import (
     ALPHA,
+    ErrorEstimate,
     forcing_on_grid,
     frame_spacing,
     imex_tendency_hat,
+    ns_error_estimate,
     ns_estimator,
     ns_residual,
     residual_norm,
     time_derivative,
 )
 
-__all__ = ["ALPHA", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing", "imex_tendency_hat",
-           "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]
+__all__ = ["ALPHA", "ErrorEstimate", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing",
+           "imex_tendency_hat", "ns_error_estimate", "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]

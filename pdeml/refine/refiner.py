@@ -60,17 +60,34 @@ class SpectralRefiner:
 
     ``nu``: viscosity; ``dt``: spacing of the model's frames (time units); ``forcing``: ``f(X, Y)``
     callable, ``(n, n)`` tensor or None; ``modes``: ``(m_x, m_y, m_t)`` of the new layer (clamped to
-    what the grid holds) or None for every mode; ``steps`` Adam iterations with learning rates
-    ``lr_bias`` and ``lr_weight``; ``bias_scale``: the Fourier bias enters as ``bias_scale * b``
-    (default ``1 / (n_x n_y)``, so ``lr_bias`` moves each coefficient by a grid-independent share
-    of the field); ``order``/``step``/``alpha``: estimator settings (see :func:`ns_residual`).
+    what the grid holds) or None for every mode; ``method``: ``"adam"`` (the paper's loop: ``steps``
+    Adam iterations on weights and bias with learning rates ``lr_bias`` and ``lr_weight``) or
+    ``"lbfgs"`` (at most ``steps`` L-BFGS iterations with a strong-Wolfe line search on the bias
+    alone, float64: for one sample the bias spans every output the layer can produce, so the
+    weights add nothing but redundancy); ``rtol``: stop once every sample's estimator is below
+    ``rtol`` times its starting value (0: run all ``steps``); ``bias_scale``: the Fourier bias
+    enters as ``bias_scale * b`` (default ``1 / (n_x n_y)``, so ``lr_bias`` moves each coefficient
+    by a grid-independent share of the field); ``s``: Sobolev index of the loss's spatial norm
+    (``-1``: the paper's ``H^-1``; ``0``: ``L2``, the norm of :func:`pdeml.refine.ns_error_estimate`);
+    ``order``/``step``/``alpha``: estimator settings (see :func:`ns_residual`).
     """
 
     def __init__(self, model: nn.Module, *, nu: float, dt: float, forcing: Tensor | Callable | None = None,
                  modes: Sequence[int] | None = (64, 64, 6), steps: int = 50, lr_bias: float = 2e-1,
-                 lr_weight: float = 1e-4, bias_scale: float | None = None, order: int = 4, step: float = 1e-6,
-                 alpha: float = ALPHA, L: float = 1.0, device: str | torch.device | None = None):
+                 lr_weight: float = 1e-4, bias_scale: float | None = None, order: int = 4, step: float = 0.0,
+                 alpha: float = ALPHA, L: float = 1.0, device: str | torch.device | None = None,
+                 method: str = "adam", rtol: float = 0.0, history_size: int = 20, s: float = -1.0,
+                 anchor: int | None = None):
         self.model = _unwrap(model)
+        if method not in ("adam", "lbfgs"):
+            raise ValueError(f"method must be 'adam' or 'lbfgs', got {method!r}")
+        if not (math.isfinite(rtol) and 0 <= rtol < 1):
+            raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
+        self.method, self.rtol, self.history_size, self.s = method, float(rtol), int(history_size), float(s)
+        self.anchor = order // 2 if anchor is None else int(anchor)
+        if not order // 2 <= self.anchor <= order:
+            raise ValueError(f"anchor must be between {order // 2} and {order} known frames for order {order}, "
+                             f"got {anchor!r}")
         if not (math.isfinite(nu) and nu > 0) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"nu and dt must be finite numbers > 0, got nu={nu!r}, dt={dt!r}")
         if steps < 0:
@@ -135,7 +152,7 @@ class SpectralRefiner:
         """Estimator per sample of a window ``(b, n, n, T)`` (frames ``dt`` apart), shape ``(b,)``."""
         R = ns_residual(window, self.dt, self.nu, self._forcing(window.shape[1], window.device), L=self.L,
                         order=self.order, step=self.step)
-        return residual_norm(R, self.dt, L=self.L, alpha=self.alpha)
+        return residual_norm(R, self.dt, L=self.L, s=self.s, alpha=self.alpha)
 
     def _forcing(self, n: int, device) -> Tensor | None:
         key = (n, str(device))
@@ -159,8 +176,8 @@ class SpectralRefiner:
         if x.ndim != 4:
             raise ValueError(f"expected inputs (b, n, n, t_in) or (b, 1, n, n, t_in), got shape {tuple(x.shape)}")
         p = self.order // 2
-        if x.shape[-1] < p:
-            raise ValueError(f"the estimator needs the last {p} input frames, the inputs have {x.shape[-1]}")
+        if x.shape[-1] < self.anchor:
+            raise ValueError(f"the loss needs the last {self.anchor} input frames, the inputs have {x.shape[-1]}")
         if t_out < p + 1:
             raise ValueError(f"t_out={t_out} leaves no refined frame at the centre of an order-{self.order} stencil")
         if target is not None:
@@ -184,10 +201,11 @@ class SpectralRefiner:
             seconds += out[4]
         bar.close()
         n = x.shape[1]
-        return RefineResult(torch.cat(preds), torch.cat(inits), torch.cat(hists),
-                            None if target is None else torch.cat(errs), seconds,
+        return RefineResult(torch.cat(preds), torch.cat(inits), _cat_columns(hists),
+                            None if target is None else _cat_columns(errs), seconds,
                             {"modes": self.layer_modes(n), "steps": self.steps, "lr_bias": self.lr_bias,
-                             "lr_weight": self.lr_weight, "bias_scale": self._bias_scale(n)})
+                             "lr_weight": self.lr_weight, "bias_scale": self._bias_scale(n), "method": self.method,
+                             "rtol": self.rtol, "s": self.s})
 
     def _bias_scale(self, n: int) -> float:
         return 1.0 / (n * n) if self.bias_scale is None else float(self.bias_scale)
@@ -195,7 +213,7 @@ class SpectralRefiner:
     def _refine_batch(self, x: Tensor, t_out: int, target: Tensor | None, device, bar):
         v, w_last = self.cache(x)
         v, w_last = v.to(device), w_last.to(device)
-        frames = x[..., -(self.order // 2):].to(device, torch.float64)
+        frames = x[..., -self.anchor:].to(device, torch.float64)
         op = self.model.output_operator
         n = v.shape[-2]
         modes = self.layer_modes(n)
@@ -226,7 +244,23 @@ class SpectralRefiner:
             # each sample's loss is its estimator relative to the start: scale-free gradients
             scale0 = loss_of(initial).clamp_min(1e-300)
         history, errors = [], []
+        if self.method == "lbfgs":
+            # optimise a diagonally rescaled shift of the bias: bias = start + D(k) c with
+            # D(k)^-2 ~ the loss's curvature in a mode of wavenumber k, (alpha + |k|^2)^s (1/dt^2 + U^2 |k|^2),
+            # U the largest speed of the last frame (time derivative and transport dominate the residual)
+            start_b = [b.detach() for b in biases]
+            precond = self._preconditioner(w_last, n, modes)
+            shifts = [torch.zeros_like(b, requires_grad=True) for b in start_b]
+            fixed = [w.detach() for w in weights]  # no gradient work for the weights
+
+            def shifted() -> Tensor:
+                bias = [scale * (b + d * c) for b, d, c in zip(start_b, precond, shifts)]
+                return self._output(seq_hat, w_last, fixed, bias, basis, n, modes)
+
+            return self._lbfgs(shifted, loss_of, shifts, initial, scale0, target, device, bar, start)
         for _ in range(self.steps):
+            if self.rtol and history and bool(torch.all(history[-1] <= self.rtol * scale0)):
+                break
             optimizer.zero_grad(set_to_none=True)
             pred = forward()
             est = loss_of(pred)
@@ -247,6 +281,62 @@ class SpectralRefiner:
         hist = torch.stack(history, dim=1).cpu()
         err = torch.stack(errors, dim=1).cpu() if target is not None else None
         return final.cpu(), initial.cpu(), hist, err, seconds
+
+    def _preconditioner(self, w_last: Tensor, n: int, modes: tuple[int, int, int]) -> list[Tensor]:
+        """Per-corner scaling ``(b, M_x, M_y, 1)`` of the bias shift, largest entry 1 per sample."""
+        from pdeml.solvers.spectral import velocity_from_vorticity
+
+        u, v = velocity_from_vorticity(w_last[..., 0], L=self.L)
+        speed = torch.sqrt(u**2 + v**2).amax(dim=(-2, -1))[:, None, None, None]  # (b, 1, 1, 1)
+        k = torch.fft.fftfreq(n, d=self.L / n, dtype=torch.float64, device=w_last.device) * 2 * math.pi
+        out = []
+        for sx, sy in corner_slices(modes[0], modes[1]):
+            ksq = (k[sx][:, None] ** 2 + k[sy][None, :] ** 2)[None, :, :, None]
+            curvature = (self.alpha + ksq) ** self.s * (1 / self.dt**2 + speed**2 * ksq + (self.nu * ksq) ** 2)
+            out.append(curvature.rsqrt())
+        top = torch.stack([d.amax(dim=(1, 2, 3)) for d in out]).amax(dim=0)[:, None, None, None]
+        return [d / top for d in out]
+
+    def _lbfgs(self, forward, loss_of, biases, initial, scale0, target, device, bar, start):
+        """L-BFGS on the bias: the loss is the sum over samples of ``(estimator / its start)^2``; the
+        history holds the estimator after each iteration (its line search may evaluate more often)."""
+        optimizer = torch.optim.LBFGS(biases, lr=1.0, max_iter=1, max_eval=25, history_size=self.history_size,
+                                      tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+        def closure() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = ((loss_of(forward()) / scale0) ** 2).sum()
+            loss.backward()
+            return loss
+
+        history, errors = [scale0.clone()], []
+        if target is not None:
+            errors.append(_rel_l2(initial, target))
+        for _ in range(self.steps):
+            if self.rtol and bool(torch.all(history[-1] <= self.rtol * scale0)):
+                break
+            optimizer.step(closure)
+            with torch.no_grad():
+                pred = forward()
+                history.append(loss_of(pred))
+                if target is not None:
+                    errors.append(_rel_l2(pred, target))
+            bar.update(initial.shape[0])
+            if len(history) > 2 and bool(torch.all(history[-1] >= history[-2])):
+                break  # no progress left at this precision
+        with torch.no_grad():
+            final = forward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        err = torch.stack(errors, dim=1).cpu() if target is not None else None
+        return final.cpu(), initial.cpu(), torch.stack(history, dim=1).cpu(), err, seconds
+
+
+def _cat_columns(parts: list[Tensor]) -> Tensor:
+    """Stack per-batch histories ``(b_i, steps_i)`` that stopped early, repeating each one's last value."""
+    width = max(p.shape[1] for p in parts)
+    return torch.cat([torch.cat([p, p[:, -1:].expand(-1, width - p.shape[1])], dim=1) for p in parts])
 
 
 def _rel_l2(pred: Tensor, target: Tensor) -> Tensor:
