@@ -185,11 +185,27 @@ class GPField(nn.Module):
         shifted = [m[0] + (self.jitter * kern.weights.sum()) * e for m, e, kern in zip(mats, eye, self.kernels)]
         return Kronecker(shifted, method), mats
 
-    def grid_terms(self, needs: Sequence[tuple[int, int]]):
-        """``(K, {(axis, order): derivative grid}, U^T K^-1 U)`` with the factorizations shared."""
+    def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):
+        """``(K, {(axis, order): derivative grid}, U^T K^-1 U, values)`` with the factorizations shared.
+
+        ``K`` carries the jitter, so the conditional mean ``u = k(., X) K^-1 U`` is not ``U`` at the
+        nodes: ``u(X) = U - jitter K^-1 U``. With ``consistent`` every term is read off that one
+        function: the derivative along axis k is ``K_k^(r)`` along k and ``K_l`` (no jitter) along
+        the other axes applied to ``K^-1 U``, and ``values`` is ``u(X)``. Without it (the Kronecker
+        profile's form) derivatives apply ``K_k^(r) K_k^-1`` along axis k only and ``values`` is
+        ``U``."""
         max_order = max([o for _, o in needs], default=0)
         kron, mats = self.factorize(max_order)
         U = self.U
+        if consistent:
+            alpha = kron.solve(U)
+            derivs = {}
+            for axis, order in needs:
+                t = alpha
+                for k in range(self.dim):
+                    t = mode_dot(mats[k][order if k == axis else 0], t, k)
+                derivs[(axis, order)] = t
+            return kron, derivs, (U * alpha).sum(), kron_matvec([m[0] for m in mats], alpha)
         solved: dict[int, torch.Tensor] = {}
         derivs = {}
         for axis, order in needs:
@@ -200,7 +216,7 @@ class GPField(nn.Module):
         t = kron.solve_mode(U, 0) if t is None else t
         for axis in range(1, self.dim):
             t = kron.solve_mode(t, axis)
-        return kron, derivs, (U * t).sum()
+        return kron, derivs, (U * t).sum(), U
 
     def weights(self) -> torch.Tensor:
         """``K^-1 U`` (grid shape): the conditional mean is ``k(x, X) . weights``."""
@@ -215,10 +231,9 @@ class GPField(nn.Module):
 def negative_log_joint(model: GPField, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The GP-HM objective for the Trainer; ``batch`` holds the operator, forcing and boundary data."""
     op: GridOperator = batch["operator"]
-    kron, derivs, quad = model.grid_terms(op.needs)
-    U = model.U
-    residual = op.apply(U, derivs) - batch["forcing"]
-    boundary = U[batch["boundary"]] - batch["boundary_values"]
+    kron, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True))
+    residual = op.apply(values, derivs) - batch["forcing"]
+    boundary = values[batch["boundary"]] - batch["boundary_values"]
     gap_r, gap_b = (residual * residual).sum(), (boundary * boundary).sum()
     n, nb = residual.numel(), boundary.numel()
     tau, v = model.log_tau.exp(), model.log_v.exp()
@@ -254,12 +269,14 @@ class FullBatch:
 MAX_PROFILE_NODES = 2048
 
 
-def _dense_operator(model: GPField, op: GridOperator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dense ``(A, P)`` on the grid (N x N): ``A U`` = the linear part of ``L[U]`` through the
-    conditional-mean derivatives, ``P = L^-1`` with ``K = L L^T`` (so ``U^T K^-1 U = |P U|^2``)."""
+def _dense_operator(model: GPField, op: GridOperator,
+                    consistent: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dense ``(A, P, B)`` on the grid (N x N): ``A U`` = the linear part of ``L[u]`` for the
+    conditional mean ``u`` of ``U``, ``B U = u(X)`` (its values at the nodes, which the jitter sets
+    apart from ``U``), and ``P = L^-1`` with ``K = L L^T`` (so ``U^T K^-1 U = |P U|^2``); derivatives
+    and ``B`` as in :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
     kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
     shape = model.shape
-    eye = [torch.eye(n, dtype=model.U.dtype, device=model.U.device) for n in shape]
 
     def kron_all(per_axis):
         out = per_axis[0]
@@ -267,16 +284,19 @@ def _dense_operator(model: GPField, op: GridOperator) -> tuple[torch.Tensor, tor
             out = torch.kron(out, m)
         return out
 
-    derivs = {}
-    for axis, order in op.needs:
-        d = torch.cholesky_solve(mats[axis][order].T.contiguous(), kron.chol[axis]).T  # K^(r) K^-1
-        derivs[(axis, order)] = kron_all([d if k == axis else eye[k] for k in range(len(shape))])
+    def times_inverse(axis, order):  # K_k^(r) K_k^-1
+        return torch.cholesky_solve(mats[axis][order].T.contiguous(), kron.chol[axis]).T
+
+    eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
+    smooth = [times_inverse(k, 0) for k in range(len(shape))] if consistent else eye
+    derivs = {(axis, order): kron_all([times_inverse(k, order) if k == axis else smooth[k] for k in range(len(shape))])
+              for axis, order in op.needs}
     n = model.U.numel()
     zero = torch.zeros(n, dtype=model.U.dtype, device=model.U.device)
     # the linear part: L applied to unit vectors is linear in the derivative matrices
     A = op.apply(zero, derivs)  # the u-terms of a nonlinear operator vanish at u = 0
     P = kron_all([torch.linalg.solve_triangular(low, e, upper=False) for low, e in zip(kron.chol, eye)])
-    return A, P
+    return A, P, kron_all(smooth)
 
 
 def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3) -> torch.Tensor:
@@ -285,24 +305,28 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
     for a nonlinear operator). Dense: for grids of at most ``MAX_PROFILE_NODES`` nodes."""
     op: GridOperator = batch["operator"]
     with torch.no_grad():
-        A, P = _dense_operator(model, op)
+        A, P, B = _dense_operator(model, op, batch.get("consistent", True))
         n = A.shape[0]
         sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
         mask = batch["boundary"].reshape(-1)
-        E = torch.eye(n, dtype=A.dtype, device=A.device)[mask]
+        E = B[mask]  # the conditional mean at the boundary nodes
         f, g = batch["forcing"].reshape(-1), batch["boundary_values"]
         U = model.U.detach().reshape(-1).clone()
 
+        def residual(u):
+            w = B @ u
+            return A @ u + (0.0 if op.linear else w * (w * w - 1.0)) - f
+
         def objective(u):  # the U-dependent part of the negative log joint, up to a factor 1/2
-            r = A @ u + (0.0 if op.linear else u * (u * u - 1.0)) - f
-            return float((P @ u).square().sum() + sv**2 * r.square().sum() + sb**2 * (E @ u - g).square().sum())
+            return float((P @ u).square().sum() + sv**2 * residual(u).square().sum() + sb**2 * (E @ u - g).square().sum())
 
         for _ in range(newton_steps if not op.linear else 1):
             if op.linear:
                 J, r0 = A, -f
-            else:  # L[U] = A U + U (U^2 - 1): linearise around U
-                J = A + torch.diag(3 * U * U - 1.0)
-                r0 = A @ U + U * (U * U - 1.0) - f - J @ U
+            else:  # L[u] = A U + u (u^2 - 1) with u = B U: linearise around U
+                w = B @ U
+                J = A + (3 * w * w - 1.0)[:, None] * B
+                r0 = residual(U) - J @ U
             M = torch.cat([P, sv * J, sb * E])
             rhs = torch.cat([torch.zeros(n, dtype=A.dtype, device=A.device), -sv * r0, sb * g])
             Q, R = torch.linalg.qr(M)
@@ -593,7 +617,9 @@ class GPSolver:
         exact = np.asarray(self.problem.exact(*coords), dtype=np.float64)
         return {"operator": self.operator, "forcing": torch.as_tensor(forcing.copy()),
                 "boundary": torch.as_tensor(mask), "boundary_values": torch.as_tensor(exact[mask]),
-                "boundary_weight": self.boundary_weight, "profile_cg": self.profile_cg}
+                "boundary_weight": self.boundary_weight, "profile_cg": self.profile_cg,
+                # the Kronecker profile diagonalises derivatives taken along one axis at a time
+                "consistent": not self._kronecker}
 
     # -- training -------------------------------------------------------------------------
     def fit(self) -> GPSolver:
@@ -739,8 +765,9 @@ class GPSolver:
 
     @property
     def solution(self) -> torch.Tensor:
-        """Fitted values ``U`` on the grid nodes (n_1, ..., n_D), float64, detached."""
-        return self.model.U.detach()
+        """The fitted solution (the conditional mean) on the grid nodes (n_1, ..., n_D), float64."""
+        with torch.no_grad():
+            return kron_matvec([self.model.cross(k, a) for k, a in enumerate(self.model.axes)], self._alpha())
 
     def spectra(self) -> list[dict[str, np.ndarray]]:
         """Per axis: learned ``weight``, ``freq`` (cycles per unit) and ``inv_lengthscale`` of each component."""
