@@ -354,11 +354,20 @@ class KroneckerProfile:
     ``G_k = L_k W_k`` gives ``U = (G_1 (x) ... (x) G_D) beta``, a prior ``|beta|^2`` and
     ``L[U] = G (m * beta)`` with ``m`` the sums of the per-axis eigenvalues. The normal equations
     of the least-squares profile, ``(I + v m* G^H G m + s G^H E^T E G) beta = v m* G^H f + s G^H E^T g``,
-    are solved by conjugate gradients preconditioned with their diagonal in that basis (exact for
-    circulant kernels): each iteration costs a few Kronecker products, ``O(N sum n_k)``.
+    are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
+    products, ``O(N sum n_k)``.
+
+    Preconditioners (``preconditioner``): ``"diagonal"``, the diagonal of the normal matrix in the
+    ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
+    learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (the default when every
+    ``S_k`` is symmetric, i.e. real ``m``), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
+    ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
+    ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
+    exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
+    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used.
     """
 
-    def __init__(self, model: GPField, batch: dict[str, Any]):
+    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
         op: GridOperator = batch["operator"]
         kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
         parts = axis_parts(mats, op, model.dim)
@@ -390,6 +399,24 @@ class KroneckerProfile:
         gram = outer_product([s.sum(0) for s in squares])  # diag(G^H G)
         edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
         self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
+        real = self.dtype != torch.complex128
+        self.preconditioner = preconditioner or ("kronecker" if real else "diagonal")
+        if self.preconditioner not in ("kronecker", "diagonal"):
+            raise ValueError(f"preconditioner must be 'kronecker' or 'diagonal', got {preconditioner!r}")
+        if self.preconditioner == "kronecker":
+            if not real or bool((self.m == 0).any()):
+                raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
+                                 "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
+            eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
+            self.Z, self.ZT = [z for _, z in eig], [z.T for _, z in eig]
+            d = kron_matvec([(z * z).T for z in self.Z], 1.0 / self.m**2)
+            self.inv_core = 1.0 / (self.v * outer_product([g for g, _ in eig]) + d)
+
+    def precondition(self, r: torch.Tensor) -> torch.Tensor:
+        """The preconditioner applied to a residual in the ``beta`` basis."""
+        if self.preconditioner == "diagonal":
+            return self.inv_diag * r
+        return kron_matvec(self.Z, self.inv_core * kron_matvec(self.ZT, r / self.m)) / self.m
 
     def normal(self, beta: torch.Tensor) -> torch.Tensor:
         """The normal matrix times ``beta``."""
@@ -406,7 +433,7 @@ class KroneckerProfile:
         """``(U, iterations)``: preconditioned CG from ``U0``, to ``|r| <= rtol |rhs|``."""
         beta = self.coefficients(U0)
         r = self.rhs - self.normal(beta)
-        z = self.inv_diag * r
+        z = self.precondition(r)
         p, rz = z, torch.vdot(r.reshape(-1), z.reshape(-1)).real
         bound = rtol * float(torch.linalg.vector_norm(self.rhs))
         it = 0
@@ -414,7 +441,7 @@ class KroneckerProfile:
             q = self.normal(p)
             alpha = rz / torch.vdot(p.reshape(-1), q.reshape(-1)).real
             beta, r = beta + alpha * p, r - alpha * q
-            z = self.inv_diag * r
+            z = self.precondition(r)
             rz, rz_old = torch.vdot(r.reshape(-1), z.reshape(-1)).real, rz
             p = z + (rz / rz_old) * p
             it += 1
