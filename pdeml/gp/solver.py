@@ -551,6 +551,12 @@ class GPSolver:
     and then ``lbfgs_steps`` L-BFGS steps (each up to 20 iterations, strong-Wolfe line search), or
     ``"lbfgs"`` alone. ``eval_points`` per axis for :meth:`relative_l2` (default ``2 n - 1``: the
     nodes and every midpoint). ``track_every`` steps the history records the relative L2.
+
+    ``profile_steps`` (default 300 where a profile applies) of the profile phase: Adam on the kernel
+    with ``U`` at its conditional optimum. Its noise is ``profile_noise`` x the forcing's RMS, and
+    on the dense path it is lowered to ``final_noise`` x that RMS after 30% of the steps
+    (:class:`NoiseSchedule`). ``profile_cg`` / ``polish_cg``: CG iterations per step and at the
+    end on the Kronecker path.
     """
 
     def __init__(self, problem: str | Problem, points_per_dim: int | Sequence[int] = 200, *,
