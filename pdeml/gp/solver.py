@@ -357,10 +357,11 @@ class KroneckerProfile:
     are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
     products, ``O(N sum n_k)``.
 
-    Preconditioners (``preconditioner``): ``"diagonal"``, the diagonal of the normal matrix in the
+    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"diagonal"``):
+    ``"diagonal"``, the diagonal of the normal matrix in the
     ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
-    learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (the default when every
-    ``S_k`` is symmetric, i.e. real ``m``), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
+    learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (for symmetric ``S_k``, i.e.
+    real ``m``; antisymmetric parts fall back to the diagonal), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
     ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
     ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
     exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
@@ -400,11 +401,13 @@ class KroneckerProfile:
         edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
         self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
         real = self.dtype != torch.complex128
-        self.preconditioner = preconditioner or ("kronecker" if real else "diagonal")
+        self.preconditioner = preconditioner or batch.get("preconditioner") or "diagonal"
+        if self.preconditioner == "kronecker" and not real:
+            self.preconditioner = "diagonal"  # m is imaginary and can vanish (advection)
         if self.preconditioner not in ("kronecker", "diagonal"):
             raise ValueError(f"preconditioner must be 'kronecker' or 'diagonal', got {preconditioner!r}")
         if self.preconditioner == "kronecker":
-            if not real or bool((self.m == 0).any()):
+            if bool((self.m == 0).any()):
                 raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
                                  "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
             eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
@@ -556,7 +559,8 @@ class GPSolver:
     with ``U`` at its conditional optimum. Its noise is ``profile_noise`` x the forcing's RMS, and
     on the dense path it is lowered to ``final_noise`` x that RMS after 30% of the steps
     (:class:`NoiseSchedule`). ``profile_cg`` / ``polish_cg``: CG iterations per step and at the
-    end on the Kronecker path.
+    end on the Kronecker path, preconditioned by ``profile_preconditioner`` (``"diagonal"`` or
+    ``"kronecker"``, see :class:`KroneckerProfile`).
     """
 
     def __init__(self, problem: str | Problem, points_per_dim: int | Sequence[int] = 200, *,
@@ -564,7 +568,7 @@ class GPSolver:
                  freq_scale: float | Sequence[float] | None = None, lr: float = 1e-2, steps: int | None = None,
                  optimizer: str = "adam", lbfgs_steps: int = 0, profile_steps: int | None = None,
                  profile_lr: float = 0.05, profile_noise: float = 1e-4, final_noise: float = 1e-10,
-                 profile_cg: int = 120,
+                 profile_cg: int = 120, profile_preconditioner: str = "diagonal",
                  polish_cg: int = 3000, boundary_weight: float = 200.0,
                  jitter: float = 1e-6, lengthscale_init: float = 1.0, eval_points: int | None = None,
                  track_every: int | None = None, device: str | torch.device = "auto", seed: int = 0,
@@ -597,6 +601,9 @@ class GPSolver:
                 and isinstance(polish_cg, (int, np.integer)) and polish_cg >= 1):
             raise ValueError(f"profile_cg and polish_cg must be positive integers, got {profile_cg!r}, {polish_cg!r}")
         self.profile_cg, self.polish_cg = int(profile_cg), int(polish_cg)
+        if profile_preconditioner not in ("diagonal", "kronecker"):
+            raise ValueError(f"profile_preconditioner must be 'diagonal' or 'kronecker', got {profile_preconditioner!r}")
+        self.profile_preconditioner = profile_preconditioner
         if not (lr > 0 and boundary_weight > 0 and jitter >= 0):
             raise ValueError(f"need lr > 0, boundary_weight > 0, jitter >= 0; got lr={lr}, "
                              f"boundary_weight={boundary_weight}, jitter={jitter}")
@@ -687,6 +694,7 @@ class GPSolver:
         return {"operator": self.operator, "forcing": torch.as_tensor(forcing.copy()),
                 "boundary": torch.as_tensor(mask), "boundary_values": torch.as_tensor(exact[mask]),
                 "boundary_weight": self.boundary_weight, "profile_cg": self.profile_cg,
+                "preconditioner": self.profile_preconditioner,
                 # the Kronecker profile diagonalises derivatives taken along one axis at a time
                 "consistent": not self._kronecker}
 
