@@ -9,7 +9,7 @@ from pdeml import problems
 
 # --set keys passed on to GPSolver
 SOLVER_KEYS = ("components", "freq_scale", "lr", "optimizer", "lbfgs_steps", "profile_steps", "profile_lr",
-               "profile_noise", "profile_cg", "polish_cg", "boundary_weight", "jitter", "lengthscale_init", "eval_points", "track_every")
+               "profile_noise", "final_noise", "profile_cg", "profile_preconditioner", "polish_cg", "boundary_weight", "jitter", "lengthscale_init", "eval_points", "track_every")
 COMMON_KEYS = ("sampler", "kernel", "points", "steps", "seed", "device", "out", "progress")
 
 

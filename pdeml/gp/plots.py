@@ -27,7 +27,7 @@ def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = N
         x = axes[0]
         ax[0].plot(x, exact, "k-", lw=1.0, label="exact")
         ax[0].plot(x, pred, "r--", lw=0.8, label="GP mean")
-        ax[0].plot(nodes[0], solver.solution.cpu().numpy(), "b.", ms=2, label="grid values U")
+        ax[0].plot(nodes[0], solver.solution.cpu().numpy(), "b.", ms=2, label="solution at the nodes")
         ax[0].set_xlabel("x")
         ax[0].legend(loc="upper right", fontsize=8)
         ax[1].semilogy(x, np.maximum(err, 1e-300), "r-", lw=0.8)

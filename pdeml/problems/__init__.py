@@ -23,6 +23,16 @@ PROBLEMS.register_lazy("poisson1d_sin6cos100", "pdeml.problems.manufactured:Pois
                        "-u_xx = f on [0, 2pi], u = sin(6x) cos(100x) (GP-HM)")
 PROBLEMS.register_lazy("poisson1d_multiscale", "pdeml.problems.manufactured:Poisson1DMultiscale",
                        "-u_xx = f on [0, 2pi], u = sin x + 0.1 sin 20x + 0.05 sin 100x (GP-HM)")
+PROBLEMS.register_lazy("poisson1d_mix", "pdeml.problems.manufactured:Poisson1DMix",
+                       "-u_xx = f on [0, 1], u = sin x + 0.1 sin 20x + 0.05 sin 100x (GP-HM)")
+PROBLEMS.register_lazy("poisson1d_xsin200", "pdeml.problems.manufactured:Poisson1DXSin",
+                       "-u_xx = f on [0, 2pi], u = x sin(200x) (GP-HM)")
+PROBLEMS.register_lazy("poisson1d_sin500_trend", "pdeml.problems.manufactured:Poisson1DSinTrend",
+                       "-u_xx = f on [0, 1], u = sin(500x) - 2(x - 0.5)^2 (GP-HM)")
+PROBLEMS.register_lazy("poisson2d_sincos_sum", "pdeml.problems.manufactured:Poisson2DSinCosSum",
+                       "-Lap u = f on [0, 2pi]^2, u = h(x) + h(y), h = sin(6t) cos(20t) (GP-HM)")
+PROBLEMS.register_lazy("allen_cahn1d_sin6cos100", "pdeml.problems.manufactured:AllenCahn1DSinCos",
+                       "u_xx + u(u^2 - 1) = f on [0, 2pi], u = sin(6x) cos(100x) (GP-HM)")
 PROBLEMS.register_lazy("poisson2d_sin100", "pdeml.problems.manufactured:Poisson2DSin",
                        "-Lap u = f on [0, 2pi]^2, u = sin(100x) sin(100y) (GP-HM)")
 PROBLEMS.register_lazy("allen_cahn1d_sin100", "pdeml.problems.manufactured:AllenCahn1D",

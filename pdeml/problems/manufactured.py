@@ -10,12 +10,20 @@ name                        equation                               domain       
 ``poisson1d_sin100``        ``-u_xx = f``                          ``[0, 2 pi]``       ``sin(100 x)``
 ``poisson1d_sin6cos100``    ``-u_xx = f``                          ``[0, 2 pi]``       ``sin(6 x) cos(100 x)``
 ``poisson1d_multiscale``    ``-u_xx = f``                          ``[0, 2 pi]``       ``sin x + 0.1 sin 20x + 0.05 sin 100x``
+``poisson1d_mix``           ``-u_xx = f``                          ``[0, 1]``           ``sin x + 0.1 sin 20x + 0.05 sin 100x``
+``poisson1d_xsin200``        ``-u_xx = f``                          ``[0, 2 pi]``       ``x sin(200 x)``
+``poisson1d_sin500_trend``   ``-u_xx = f``                          ``[0, 1]``           ``sin(500 x) - 2 (x - 0.5)^2``
 ``poisson2d_sin100``        ``-Lap u = f``                         ``[0, 2 pi]^2``     ``sin(100 x) sin(100 y)``
+``poisson2d_sincos_sum``     ``-Lap u = f``                         ``[0, 2 pi]^2``     ``h(x) + h(y)``, ``h = sin 6t cos 20t``
 ``allen_cahn1d_sin100``     ``u_xx + u (u^2 - 1) = f``             ``[0, 2 pi]``       ``sin(100 x)``
+``allen_cahn1d_sin6cos100``  ``u_xx + u (u^2 - 1) = f``             ``[0, 2 pi]``       ``sin(6 x) cos(100 x)``
 ``allen_cahn2d``            ``Lap u + u (u^2 - 1) = f``            ``[0, 1]^2``        ``g(x) g(y)``, ``g = sin t + 0.1 sin 20t + cos 100t``
 ``advection_sin200``        ``200 u_x + u_y = 0``                  ``[0, 2 pi] x [0, 1]``  ``sin(x - 200 y)``
 ==========================  =====================================  ==================  ==============================
 
+With ``advection_sin200`` these are the cases of the GP-HM paper's tables, with the domains of the
+authors' scripts (``poisson1d_multiscale`` is the same solution on ``[0, 2 pi]``, kept for
+continuity; the paper's multiscale case is ``poisson1d_mix`` on ``[0, 1]``).
 All elliptic ones take Dirichlet data from the exact solution at both ends of every axis. The
 frequencies are parameters (``freq``, ``beta``), so cheaper variants exist for quick checks.
 ``sample`` returns x = the forcing on the node grid (1, *space) and y = the reference solution
@@ -136,6 +144,67 @@ class Poisson1DMultiscale(ManufacturedProblem):
         return sum(amp * k**2 * xp.sin(k * x) for amp, k in self.terms)
 
 
+def _sincos(xp, x, a, b):
+    """``(h, -h'')`` for ``h = sin(a x) cos(b x)``."""
+    h = xp.sin(a * x) * xp.cos(b * x)
+    return h, (a**2 + b**2) * h + 2 * a * b * xp.cos(a * x) * xp.sin(b * x)
+
+
+class Poisson1DMix(Poisson1DMultiscale):
+    """``-u_xx = f`` on ``[0, 1]``, ``u = sin x + 0.1 sin 20x + 0.05 sin 100x``: the GP-HM paper's
+    multiscale 1D Poisson case on the unit interval of the authors' script (900 points there)."""
+
+    name = "poisson1d_mix"
+    _domain = ((0.0, 1.0),)
+
+
+class Poisson1DXSin(ManufacturedProblem):
+    """``-u_xx = f`` on ``[0, 2 pi]``, ``u = x sin(freq x)`` (GP-HM; freq = 200, 900 points there).
+
+    ``f = freq^2 x sin(freq x) - 2 freq cos(freq x)``: an amplitude growing across the domain.
+    """
+
+    name = "poisson1d_xsin200"
+    solver = "scipy-fd2-dst"
+
+    def __init__(self, freq: float = 200.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def exact(self, x):
+        return x * xp_of(x).sin(self.freq * x)
+
+    def forcing(self, x):
+        xp = xp_of(x)
+        k = self.freq
+        return k**2 * x * xp.sin(k * x) - 2 * k * xp.cos(k * x)
+
+
+class Poisson1DSinTrend(ManufacturedProblem):
+    """``-u_xx = f`` on ``[0, 1]``, ``u = sin(freq x) - 2 (x - 0.5)^2`` (GP-HM; freq = 500, 400 points
+    there): about 80 periods on a quadratic trend. ``f = freq^2 sin(freq x) + 4``."""
+
+    name = "poisson1d_sin500_trend"
+    solver = "scipy-fd2-dst"
+    _domain = ((0.0, 1.0),)
+
+    def __init__(self, freq: float = 500.0):
+        self.freq = float(freq)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq}
+
+    def exact(self, x):
+        return xp_of(x).sin(self.freq * x) - 2.0 * (x - 0.5) ** 2
+
+    def forcing(self, x):
+        return self.freq**2 * xp_of(x).sin(self.freq * x) + 4.0
+
+
 class Poisson2DSin(ManufacturedProblem):
     """``-Lap u = f`` on ``[0, 2 pi]^2``, ``u = sin(freq x) sin(freq y)`` (GP-HM; freq = 100).
 
@@ -160,6 +229,30 @@ class Poisson2DSin(ManufacturedProblem):
 
     def forcing(self, x, y):
         return 2 * self.freq**2 * self.exact(x, y)
+
+
+class Poisson2DSinCosSum(ManufacturedProblem):
+    """``-Lap u = f`` on ``[0, 2 pi]^2``, ``u = h(x) + h(y)``, ``h(t) = sin(a t) cos(b t)``
+    (GP-HM; a = 6, b = 20, 200 points per axis there). ``f = -h''(x) - h''(y)``."""
+
+    name = "poisson2d_sincos_sum"
+    solver = "scipy-fd2-dst"
+    _domain = ((0.0, TWO_PI), (0.0, TWO_PI))
+
+    def __init__(self, a: float = 6.0, b: float = 20.0):
+        self.a, self.b = float(a), float(b)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b}
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return _sincos(xp, x, self.a, self.b)[0] + _sincos(xp, y, self.a, self.b)[0]
+
+    def forcing(self, x, y):
+        xp = xp_of(x)
+        return _sincos(xp, x, self.a, self.b)[1] + _sincos(xp, y, self.a, self.b)[1]
 
 
 class _AllenCahn(ManufacturedProblem):
@@ -193,6 +286,29 @@ class AllenCahn1D(_AllenCahn, _Sine1D):
     def forcing(self, x):
         u = self.exact(x)
         return -self.freq**2 * u + u**3 - u
+
+
+class AllenCahn1DSinCos(AllenCahn1D):
+    """``u_xx + u (u^2 - 1) = f`` on ``[0, 2 pi]``, ``u = sin(a x) cos(b x)`` (GP-HM; a = 6, b = 100).
+
+    ``f = u'' + u^3 - u``.
+    """
+
+    name = "allen_cahn1d_sin6cos100"
+
+    def __init__(self, a: float = 6.0, b: float = 100.0):
+        self.a, self.b = float(a), float(b)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b}
+
+    def exact(self, x):
+        return _sincos(xp_of(x), x, self.a, self.b)[0]
+
+    def forcing(self, x):
+        u, minus_u2 = _sincos(xp_of(x), x, self.a, self.b)
+        return -minus_u2 + u**3 - u
 
 
 class AllenCahn2D(_AllenCahn):
