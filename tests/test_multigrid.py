@@ -206,13 +206,19 @@ def test_coarse_space_null_space_and_aggregates(unseen):
     S = system.null_space.toarray()
     assert N.shape == S.shape and np.allclose(N @ (N.T @ S), S, atol=1e-12)  # the same subspace, found from A
     assert constant_null_space(_variable_coefficient((8, 8))) is None  # Dirichlet: definite
-    space = CoarseSpace(system, block=4)
+    space = CoarseSpace(system, block=4, smoothing=False)
     assert space.n_coarse >= (32 // 4) ** 2 * 0.5 and space.method == "splu"
     # Q is the A-orthogonal projection onto range(Z) applied to A^+: Z^T (b - A Q b) = 0 for b in range(A)
     q = space(b)
     assert np.abs(space.ZT @ (b - system.matrix @ q)).max() < 1e-10 * np.abs(b).max()
+    # with smoothing (the default) a Jacobi term is added: an SPD map, so r.Q(r) > 0 for every r
+    smooth = CoarseSpace(system, block=4)
+    r = np.random.default_rng(2).standard_normal((5, system.n))
+    assert np.allclose(smooth(b), q + b / (4.0 * system.matrix.diagonal()) * 4.0 / (
+        np.max(abs(system.matrix).sum(axis=1).A.ravel() / system.matrix.diagonal())), atol=1e-12)
+    assert np.all(np.sum(r * smooth(r), axis=1) > 0)
     # the same from the bare CSR matrix and the mask (null space detected) up to a null vector
-    q2 = CoarseSpace(system.matrix, mask=system.mask, block=4)(b)
+    q2 = CoarseSpace(system.matrix, mask=system.mask, block=4, smoothing=False)(b)
     assert np.allclose(system.project(q2), system.project(q), atol=1e-10 * np.abs(q).max())
     qt = space(torch.from_numpy(b).float())
     assert qt.dtype == torch.float32 and np.allclose(qt.numpy(), q, rtol=1e-4, atol=1e-5 * np.abs(q).max())

@@ -106,12 +106,16 @@ class CoarseSpace:
     """
 
     def __init__(self, A: Any, grid: Any = None, *, mask: Any = None, block: int = 4, null_space: Any = None,
-                 direct_limit: int = 50_000):
+                 direct_limit: int = 50_000, smoothing: bool = True):
         if isinstance(A, PressureOperator):
             A = A.system
         if isinstance(A, PressureLinearSystem) and null_space is None and A.null_space is not None:
             null_space = A.null_space
         A, mask = matrix_on_grid(A, grid, mask)
+        diag = A.diagonal()
+        rho = float(np.max(np.asarray(abs(A).sum(axis=1)).ravel() / np.where(diag > 0, diag, np.inf)))
+        # the additive Jacobi term of a two-level map; zero rows (isolated cells) get none
+        self._jacobi = np.where(diag > 0, 1.0 / (rho * np.where(diag > 0, diag, 1.0)), 0.0) if smoothing else None
         if int(block) < 2:
             raise ValueError(f"block must be >= 2 cells per side, got {block!r}")
         self.block, self.n = int(block), A.shape[0]
@@ -157,7 +161,8 @@ class CoarseSpace:
             raise ValueError(f"expected a residual of shape ({self.n},) or (B, {self.n}), got {r.shape}")
         rhs = self.ZT @ r.T
         y = self._solve(rhs) if rhs.ndim == 1 else np.stack([self._solve(c) for c in rhs.T], axis=1)
-        return np.asarray(self.Z @ y).T
+        out = np.asarray(self.Z @ y).T
+        return out if self._jacobi is None else out + self._jacobi * r
 
     def __call__(self, r: Any) -> Any:
         if torch.is_tensor(r):
