@@ -45,6 +45,14 @@ def constant_null_space(A: sp.spmatrix, tol: float = 1e-10) -> np.ndarray | None
     return N
 
 
+def jacobi_bound(A: sp.spmatrix) -> float:
+    """Gershgorin bound of ``lambda_max(D^-1 A)``: one pass, never below the true value (all-zero
+    rows, such as isolated cells, are skipped)."""
+    diag = A.diagonal()
+    rows = np.asarray(abs(A).sum(axis=1)).ravel()
+    return float(np.max(rows / np.where(diag > 0, diag, np.inf)))
+
+
 def aggregates(A: sp.spmatrix, mask: np.ndarray, block: int) -> np.ndarray:
     """Aggregate label ``(n,)`` of each unknown: its block of ``block^d`` cells, split into the
     pieces of ``A``'s graph inside the block."""
@@ -113,7 +121,7 @@ class CoarseSpace:
             null_space = A.null_space
         A, mask = matrix_on_grid(A, grid, mask)
         diag = A.diagonal()
-        rho = float(np.max(np.asarray(abs(A).sum(axis=1)).ravel() / np.where(diag > 0, diag, np.inf)))
+        rho = jacobi_bound(A)
         # the additive Jacobi term of a two-level map; zero rows (isolated cells) get none
         self._jacobi = np.where(diag > 0, 1.0 / (rho * np.where(diag > 0, diag, 1.0)), 0.0) if smoothing else None
         if int(block) < 2:

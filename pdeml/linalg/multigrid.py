@@ -41,7 +41,7 @@ from scipy.linalg import eigh_tridiagonal
 from torch import nn
 
 from pdeml.device import resolve_device
-from pdeml.linalg.coarse import matrix_on_grid
+from pdeml.linalg.coarse import jacobi_bound, matrix_on_grid
 from pdeml.linalg.ritz import ritz_vectors
 from pdeml.linalg.training import RitzDraws
 from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
@@ -206,8 +206,7 @@ def build_hierarchy(A: sp.spmatrix, mask: np.ndarray, offsets: Sequence[tuple[in
         cmask, agg = _coarse_grid(lev.mask)
         Z = sp.csr_matrix((np.ones(lev.n), (np.arange(lev.n), agg)), shape=(lev.n, int(cmask.sum())))
         dinv = lev.d_isqrt ** 2
-        # Gershgorin bound of lambda_max(D^-1 A): one pass, and never below the true value
-        lam = float(np.max(dinv * np.asarray(abs(lev.A).sum(axis=1)).ravel()))
+        lam = jacobi_bound(lev.A)
         P = (Z - sp.diags((4.0 / 3.0 / lam) * dinv) @ (lev.A @ Z)).tocsr()
         P.eliminate_zeros()
         lev.P, lev.R = P, P.T.tocsr()
