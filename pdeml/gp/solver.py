@@ -20,518 +20,32 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from pdeml import problems as _problems
 from pdeml.device import resolve_device
-from pdeml.gp.kernels import SpectralMixture, ToeplitzGrid, kernel_family
-from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot, outer_product, outer_sum
+from pdeml.gp.config import GPConfig, default_points
+from pdeml.gp.kernels import SpectralMixture, kernel_family
+from pdeml.gp.kronecker import kron_matvec
+from pdeml.gp.model import GPField, negative_log_joint
+from pdeml.gp.operators import estimate_frequencies, grid_operator
+from pdeml.gp.profile import (
+    MAX_PROFILE_NODES,
+    KroneckerProfile,
+    NoiseSchedule,
+    conditional_optimum,
+    kronecker_separable,
+    profiled_objective,
+)
 from pdeml.losses import relative_l2 as _relative_l2
-from pdeml.problems.base import Problem
-from pdeml.train import Trainer
+from pdeml.problems.pde import PDE
+from pdeml.train import FullBatch, Trainer
 
 MAX_GRID_NODES = 4_000_000
-OPTIMIZERS = ("adam", "lbfgs")
-
-# --------------------------------------------------------------------------- PDE operators
-
-
-@dataclass(frozen=True)
-class GridOperator:
-    """``L[u]`` from grid values and derivative grids: ``apply(u, derivs)`` where ``derivs[(axis, order)]``
-    is ``d^order u / dx_axis^order`` on the grid; ``needs`` lists the (axis, order) pairs used."""
-
-    name: str
-    needs: tuple[tuple[int, int], ...]
-    apply: Callable[[torch.Tensor, dict[tuple[int, int], torch.Tensor]], torch.Tensor]
-    linear: bool = True
-
-
-def _laplacian(derivs, dim):
-    return sum(derivs[(k, 2)] for k in range(dim))
-
-
-def grid_operator(problem: Problem) -> GridOperator:
-    """The operator of a supported problem: ``-Lap u`` (Poisson, peak2d), ``Lap u + u (u^2 - 1)``
-    (Allen–Cahn) or ``beta u_x + u_y`` (advection)."""
-    from pdeml.problems.manufactured import AdvectionSin, AllenCahn1D, AllenCahn2D
-    from pdeml.problems.pointwise import ExactProblem
-
-    dim = problem.dim
-    if isinstance(problem, (AllenCahn1D, AllenCahn2D)):
-        return GridOperator("lap u + u(u^2 - 1)", tuple((k, 2) for k in range(dim)),
-                            lambda u, d: _laplacian(d, dim) + u * (u * u - 1.0), linear=False)
-    if isinstance(problem, AdvectionSin):
-        beta = problem.beta
-        return GridOperator(f"{beta:g} u_x + u_y", ((0, 1), (1, 1)), lambda u, d: beta * d[(0, 1)] + d[(1, 1)])
-    if isinstance(problem, ExactProblem) and type(problem).operator is ExactProblem.operator:
-        return GridOperator("-lap u", tuple((k, 2) for k in range(dim)), lambda u, d: -_laplacian(d, dim))
-    raise ValueError(f"GP-HM has no grid operator for problem {problem.name!r}; supported: -Lap u = f "
-                     "(poisson1d_*, poisson2d_sin100, peak2d), Allen-Cahn (allen_cahn1d_sin100, "
-                     "allen_cahn2d) and advection (advection_sin200)")
-
-
-def _check_operator(problem: Problem, op: GridOperator) -> None:
-    """``op`` applied to the exact solution must give the forcing (derivatives by autograd at a few
-    interior points): guards the sign and form of the operator against the problem's definition."""
-    gen = torch.Generator().manual_seed(0)
-    lo = torch.tensor([a for a, _ in problem.domain], dtype=torch.float64)
-    hi = torch.tensor([b for _, b in problem.domain], dtype=torch.float64)
-    pts = (lo + (hi - lo) * (0.1 + 0.8 * torch.rand(8, problem.dim, generator=gen, dtype=torch.float64)))
-    pts.requires_grad_(True)
-    u = problem.exact_on_points(pts)
-    derivs = {}
-    (g,) = torch.autograd.grad(u.sum(), pts, create_graph=True)
-    for axis, order in op.needs:
-        if order == 1:
-            derivs[(axis, 1)] = g[:, axis]
-        else:
-            (h,) = torch.autograd.grad(g[:, axis].sum(), pts, create_graph=True)
-            derivs[(axis, 2)] = h[:, axis]
-    f = problem.forcing(*[pts[:, k] for k in range(problem.dim)])
-    lhs = op.apply(u, derivs)
-    scale = max(float(f.detach().abs().max()), float(lhs.detach().abs().max()), 1.0)
-    if float((lhs - f).detach().abs().max()) > 1e-8 * scale:
-        raise RuntimeError(f"GP-HM operator {op.name!r} does not reproduce the forcing of {problem.name!r} "
-                           "on its exact solution")
-
-
-# --------------------------------------------------------------------------- frequency content
-
-
-def estimate_frequencies(problem: Problem, samples: int = 4096) -> list[float]:
-    """Highest significant frequency per axis, in cycles per unit: from Hann-windowed FFTs of the
-    forcing along interior lines and of the Dirichlet data (exact solution) along boundary lines.
-
-    A frequency is significant when its amplitude is at least 1% of the line's peak.
-    """
-    domain = problem.domain
-    dim = len(domain)
-    out = []
-    for axis, (lo, hi) in enumerate(domain):
-        length = hi - lo
-        t = np.linspace(lo, hi, samples)
-        freqs = np.fft.rfftfreq(samples, d=length / (samples - 1))
-        window = np.hanning(samples)
-        lines = []
-        others = [k for k in range(dim) if k != axis]
-        for frac in (0.31, 0.57, 0.83):  # interior lines of the forcing
-            coords = [t if k == axis else np.full(samples, domain[k][0] + frac * (domain[k][1] - domain[k][0]))
-                      for k in range(dim)]
-            lines.append(np.broadcast_to(problem.forcing(*coords), (samples,)))
-        for end in (0, 1):  # boundary lines of the Dirichlet data
-            if not others:
-                break
-            coords = [t if k == axis else np.full(samples, domain[k][end]) for k in range(dim)]
-            lines.append(np.broadcast_to(problem.exact(*coords), (samples,)))
-        s_max = 0.0
-        for line in lines:
-            line = np.asarray(line, dtype=np.float64) - np.mean(line)
-            if not np.all(np.isfinite(line)) or np.max(np.abs(line)) < 1e-12:
-                continue
-            amp = np.abs(np.fft.rfft(line * window))
-            s_max = max(s_max, float(freqs[np.nonzero(amp >= 1e-2 * amp.max())[0].max()]))
-        out.append(s_max)
-    return out
-
-
-# --------------------------------------------------------------------------- the model
-
-
-class GPField(nn.Module):
-    """Grid values ``U`` (n_1, ..., n_D), one spectral-mixture kernel per axis, log noise precisions.
-
-    ``axes`` are the node coordinates per axis (equispaced). Everything is float64.
-    """
-
-    def __init__(self, axes: Sequence[torch.Tensor], kernels: Sequence[SpectralMixture], jitter: float = 1e-6):
-        super().__init__()
-        self.dim = len(axes)
-        for k, a in enumerate(axes):
-            self.register_buffer(f"axis{k}", a.to(torch.float64))
-        self.kernels = nn.ModuleList(kernels)
-        self.U = nn.Parameter(torch.zeros(*[len(a) for a in axes], dtype=torch.float64))
-        self.log_tau = nn.Parameter(torch.zeros((), dtype=torch.float64))  # boundary precision
-        self.log_v = nn.Parameter(torch.zeros((), dtype=torch.float64))    # residual precision
-        self.jitter = float(jitter)
-        self._toeplitz: dict[Any, ToeplitzGrid] = {}
-
-    @property
-    def axes(self) -> list[torch.Tensor]:
-        return [getattr(self, f"axis{k}") for k in range(self.dim)]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.U.shape)
-
-    def _grid(self, k: int) -> ToeplitzGrid:
-        a = self.axes[k]
-        key = (k, a.device)
-        if key not in self._toeplitz:
-            self._toeplitz[key] = ToeplitzGrid(len(a), float(a[1] - a[0]), device=a.device)
-        return self._toeplitz[key]
-
-    def factorize(self, max_order: int = 2, method: str = "inverse") -> tuple[Kronecker, list[list[torch.Tensor]]]:
-        """``(Kronecker of K_k + jitter I, [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
-        mats = [self._grid(k).matrices(kern, max_order) for k, kern in enumerate(self.kernels)]
-        eye = [torch.eye(self.shape[k], dtype=self.U.dtype, device=self.U.device) for k in range(self.dim)]
-        # jitter relative to the variance k(0) = sum w, so it means the same at any kernel scale
-        shifted = [m[0] + (self.jitter * kern.weights.sum()) * e for m, e, kern in zip(mats, eye, self.kernels)]
-        return Kronecker(shifted, method), mats
-
-    def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):
-        """``(K, {(axis, order): derivative grid}, U^T K^-1 U, values)`` with the factorizations shared.
-
-        ``K`` carries the jitter, so the conditional mean ``u = k(., X) K^-1 U`` is not ``U`` at the
-        nodes: ``u(X) = U - jitter K^-1 U``. With ``consistent`` every term is read off that one
-        function: the derivative along axis k is ``K_k^(r)`` along k and ``K_l`` (no jitter) along
-        the other axes applied to ``K^-1 U``, and ``values`` is ``u(X)``. Without it (the Kronecker
-        profile's form) derivatives apply ``K_k^(r) K_k^-1`` along axis k only and ``values`` is
-        ``U``."""
-        max_order = max([o for _, o in needs], default=0)
-        kron, mats = self.factorize(max_order)
-        U = self.U
-        if consistent:
-            alpha = kron.solve(U)
-            derivs = {}
-            for axis, order in needs:
-                t = alpha
-                for k in range(self.dim):
-                    t = mode_dot(mats[k][order if k == axis else 0], t, k)
-                derivs[(axis, order)] = t
-            return kron, derivs, (U * alpha).sum(), kron_matvec([m[0] for m in mats], alpha)
-        solved: dict[int, torch.Tensor] = {}
-        derivs = {}
-        for axis, order in needs:
-            if axis not in solved:
-                solved[axis] = kron.solve_mode(U, axis)
-            derivs[(axis, order)] = mode_dot(mats[axis][order], solved[axis], axis)
-        t = solved.get(0, None)
-        t = kron.solve_mode(U, 0) if t is None else t
-        for axis in range(1, self.dim):
-            t = kron.solve_mode(t, axis)
-        return kron, derivs, (U * t).sum(), U
-
-    def weights(self) -> torch.Tensor:
-        """``K^-1 U`` (grid shape): the conditional mean is ``k(x, X) . weights``."""
-        kron, _ = self.factorize(0, "cholesky")
-        return kron.solve(self.U)
-
-    def cross(self, k: int, x: torch.Tensor, order: int = 0) -> torch.Tensor:
-        """``d^order/dx^order k_k(x_i - X_j)``: (len(x), n_k)."""
-        return self.kernels[k].matrix(x, self.axes[k], order)
-
-
-def negative_log_joint(model: GPField, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The GP-HM objective for the Trainer; ``batch`` holds the operator, forcing and boundary data."""
-    op: GridOperator = batch["operator"]
-    kron, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True))
-    residual = op.apply(values, derivs) - batch["forcing"]
-    boundary = values[batch["boundary"]] - batch["boundary_values"]
-    gap_r, gap_b = (residual * residual).sum(), (boundary * boundary).sum()
-    n, nb = residual.numel(), boundary.numel()
-    tau, v = model.log_tau.exp(), model.log_v.exp()
-    prior = 0.5 * kron.logdet() + 0.5 * quad
-    boundary_ll = 0.5 * nb * model.log_tau - 0.5 * tau * gap_b
-    residual_ll = 0.5 * n * model.log_v - 0.5 * v * gap_r
-    loss = prior - batch["boundary_weight"] * boundary_ll - residual_ll
-    return loss, {"residual_rms": (gap_r / n).sqrt().detach(), "boundary_rms": (gap_b / nb).sqrt().detach()}
-
-
-class FullBatch:
-    """The same batch ``steps_per_epoch`` times per epoch (fewer in the last one, to stop at ``total``)."""
-
-    def __init__(self, batch: dict[str, Any], steps_per_epoch: int, total: int):
-        self.batch, self.per_epoch, self.total = batch, int(steps_per_epoch), int(total)
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.per_epoch
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def to(self, device):
-        self.batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in self.batch.items()}
-        return self
-
-    def __iter__(self):
-        for _ in range(max(0, min(self.per_epoch, self.total - self.epoch * self.per_epoch))):
-            yield self.batch
-
-
-MAX_PROFILE_NODES = 2048
-
-
-def _dense_operator(model: GPField, op: GridOperator,
-                    consistent: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Dense ``(A, P, B)`` on the grid (N x N): ``A U`` = the linear part of ``L[u]`` for the
-    conditional mean ``u`` of ``U``, ``B U = u(X)`` (its values at the nodes, which the jitter sets
-    apart from ``U``), and ``P = L^-1`` with ``K = L L^T`` (so ``U^T K^-1 U = |P U|^2``); derivatives
-    and ``B`` as in :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
-    kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
-    shape = model.shape
-
-    def kron_all(per_axis):
-        out = per_axis[0]
-        for m in per_axis[1:]:
-            out = torch.kron(out, m)
-        return out
-
-    def times_inverse(axis, order):  # K_k^(r) K_k^-1
-        return torch.cholesky_solve(mats[axis][order].T.contiguous(), kron.chol[axis]).T
-
-    eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
-    smooth = [times_inverse(k, 0) for k in range(len(shape))] if consistent else eye
-    derivs = {(axis, order): kron_all([times_inverse(k, order) if k == axis else smooth[k] for k in range(len(shape))])
-              for axis, order in op.needs}
-    n = model.U.numel()
-    zero = torch.zeros(n, dtype=model.U.dtype, device=model.U.device)
-    # the linear part: L applied to unit vectors is linear in the derivative matrices
-    A = op.apply(zero, derivs)  # the u-terms of a nonlinear operator vanish at u = 0
-    P = kron_all([torch.linalg.solve_triangular(low, e, upper=False) for low, e in zip(kron.chol, eye)])
-    return A, P, kron_all(smooth)
-
-
-def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3) -> torch.Tensor:
-    """The grid values minimising the negative log joint for the current kernel and noise
-    precisions (a least-squares problem solved by QR; Gauss–Newton steps from the current ``U``
-    for a nonlinear operator). Dense: for grids of at most ``MAX_PROFILE_NODES`` nodes."""
-    op: GridOperator = batch["operator"]
-    with torch.no_grad():
-        A, P, B = _dense_operator(model, op, batch.get("consistent", True))
-        n = A.shape[0]
-        sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
-        mask = batch["boundary"].reshape(-1)
-        E = B[mask]  # the conditional mean at the boundary nodes
-        f, g = batch["forcing"].reshape(-1), batch["boundary_values"]
-        U = model.U.detach().reshape(-1).clone()
-
-        def residual(u):
-            w = B @ u
-            return A @ u + (0.0 if op.linear else w * (w * w - 1.0)) - f
-
-        def objective(u):  # the U-dependent part of the negative log joint, up to a factor 1/2
-            return float((P @ u).square().sum() + sv**2 * residual(u).square().sum() + sb**2 * (E @ u - g).square().sum())
-
-        for _ in range(newton_steps if not op.linear else 1):
-            if op.linear:
-                J, r0 = A, -f
-            else:  # L[u] = A U + u (u^2 - 1) with u = B U: linearise around U
-                w = B @ U
-                J = A + (3 * w * w - 1.0)[:, None] * B
-                r0 = residual(U) - J @ U
-            M = torch.cat([P, sv * J, sb * E])
-            rhs = torch.cat([torch.zeros(n, dtype=A.dtype, device=A.device), -sv * r0, sb * g])
-            Q, R = torch.linalg.qr(M)
-            new = torch.linalg.solve_triangular(R, (Q.T @ rhs)[:, None], upper=True)[:, 0]
-            if op.linear:
-                U = new
-                break
-            # damped Gauss-Newton: halve the step until the objective decreases
-            start, step = objective(U), new - U
-            for _ in range(8):
-                if objective(U + step) < start:
-                    break
-                step = 0.5 * step
-            U = U + step
-        return U.reshape(model.shape)
-
-
-class KroneckerProfile:
-    """The conditional optimum of ``U`` on large grids for a linear operator that is a sum of one-axis
-    terms, ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` with each ``S_k`` a combination of kernel
-    derivative matrices that is symmetric (even orders) or antisymmetric (odd orders).
-
-    Per axis the pencil ``(S_k, K_k)`` is diagonalised: with ``K_k = L_k L_k^T`` and the (unitary)
-    eigenvectors ``W_k`` of ``L_k^-1 S_k L_k^-T`` (times ``i`` when antisymmetric),
-    ``G_k = L_k W_k`` gives ``U = (G_1 (x) ... (x) G_D) beta``, a prior ``|beta|^2`` and
-    ``L[U] = G (m * beta)`` with ``m`` the sums of the per-axis eigenvalues. The normal equations
-    of the least-squares profile, ``(I + v m* G^H G m + s G^H E^T E G) beta = v m* G^H f + s G^H E^T g``,
-    are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
-    products, ``O(N sum n_k)``.
-
-    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"diagonal"``):
-    ``"diagonal"``, the diagonal of the normal matrix in the
-    ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
-    learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (for symmetric ``S_k``, i.e.
-    real ``m``; antisymmetric parts fall back to the diagonal), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
-    ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
-    ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
-    exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
-    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used.
-    """
-
-    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
-        op: GridOperator = batch["operator"]
-        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
-        parts = axis_parts(mats, op, model.dim)
-        symmetric = [bool(torch.allclose(S, S.T)) for S in parts]
-        self.dtype = model.U.dtype if all(symmetric) else torch.complex128
-        self.G, self.G_inv, mus = [], [], []
-        for low, S, sym in zip(kron.chol, parts, symmetric):
-            C = torch.linalg.solve_triangular(low, torch.linalg.solve_triangular(low, S, upper=False).T, upper=False)
-            if sym:
-                mu, W = torch.linalg.eigh(0.5 * (C + C.T))
-            else:  # antisymmetric: L^-1 S L^-T = W diag(-i nu) W^H
-                nu, W = torch.linalg.eigh(1j * (0.5 * (C - C.T)).to(torch.complex128))
-                mu = -1j * nu
-            mu, W = mu.to(self.dtype), W.to(self.dtype)
-            self.G.append(low.to(self.dtype) @ W)
-            eye = torch.eye(low.shape[0], dtype=low.dtype, device=low.device)
-            self.G_inv.append(W.conj().T @ torch.linalg.solve_triangular(low, eye, upper=False).to(self.dtype))
-            mus.append(mu)
-        self.m = outer_sum(mus)
-        self.v = model.log_v.exp().detach()
-        self.s = (batch["boundary_weight"] * model.log_tau.exp()).detach()
-        self.mask = batch["boundary"]
-        g = torch.zeros_like(batch["forcing"])
-        g[self.mask] = batch["boundary_values"]
-        self.GH = [G.conj().T for G in self.G]
-        self.rhs = self.v * self.m.conj() * kron_matvec(self.GH, batch["forcing"].to(self.dtype)) \
-            + self.s * kron_matvec(self.GH, g.to(self.dtype))
-        squares = [G.abs() ** 2 for G in self.G]
-        gram = outer_product([s.sum(0) for s in squares])  # diag(G^H G)
-        edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
-        self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
-        real = self.dtype != torch.complex128
-        self.preconditioner = preconditioner or batch.get("preconditioner") or "diagonal"
-        if self.preconditioner == "kronecker" and not real:
-            self.preconditioner = "diagonal"  # m is imaginary and can vanish (advection)
-        if self.preconditioner not in ("kronecker", "diagonal"):
-            raise ValueError(f"preconditioner must be 'kronecker' or 'diagonal', got {preconditioner!r}")
-        if self.preconditioner == "kronecker":
-            if bool((self.m == 0).any()):
-                raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
-                                 "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
-            eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
-            self.Z, self.ZT = [z for _, z in eig], [z.T for _, z in eig]
-            d = kron_matvec([(z * z).T for z in self.Z], 1.0 / self.m**2)
-            self.inv_core = 1.0 / (self.v * outer_product([g for g, _ in eig]) + d)
-
-    def precondition(self, r: torch.Tensor) -> torch.Tensor:
-        """The preconditioner applied to a residual in the ``beta`` basis."""
-        if self.preconditioner == "diagonal":
-            return self.inv_diag * r
-        return kron_matvec(self.Z, self.inv_core * kron_matvec(self.ZT, r / self.m)) / self.m
-
-    def normal(self, beta: torch.Tensor) -> torch.Tensor:
-        """The normal matrix times ``beta``."""
-        u = kron_matvec(self.G, beta)
-        r = kron_matvec(self.G, self.m * beta)
-        return beta + self.v * self.m.conj() * kron_matvec(self.GH, r) + self.s * kron_matvec(self.GH, u * self.mask)
-
-    def coefficients(self, U: torch.Tensor) -> torch.Tensor:
-        """``beta`` with ``G beta = U``."""
-        return kron_matvec(self.G_inv, U.to(self.dtype))
-
-    def solve(self, U0: torch.Tensor, rtol: float = 1e-8, maxiter: int = 300,
-              warn: bool = True) -> tuple[torch.Tensor, int]:
-        """``(U, iterations)``: preconditioned CG from ``U0``, to ``|r| <= rtol |rhs|``."""
-        beta = self.coefficients(U0)
-        r = self.rhs - self.normal(beta)
-        z = self.precondition(r)
-        p, rz = z, torch.vdot(r.reshape(-1), z.reshape(-1)).real
-        bound = rtol * float(torch.linalg.vector_norm(self.rhs))
-        it = 0
-        while float(torch.linalg.vector_norm(r)) > bound and it < maxiter:
-            q = self.normal(p)
-            alpha = rz / torch.vdot(p.reshape(-1), q.reshape(-1)).real
-            beta, r = beta + alpha * p, r - alpha * q
-            z = self.precondition(r)
-            rz, rz_old = torch.vdot(r.reshape(-1), z.reshape(-1)).real, rz
-            p = z + (rz / rz_old) * p
-            it += 1
-        if it == maxiter and warn:
-            warnings.warn(f"the Kronecker profile solve stopped after {maxiter} CG iterations at a relative "
-                          f"residual of {float(torch.linalg.vector_norm(r)) / max(bound / rtol, 1e-300):.1e}",
-                          RuntimeWarning, stacklevel=2)
-        return kron_matvec(self.G, beta).real.to(U0.dtype), it
-
-
-def axis_parts(mats: Sequence[Sequence[torch.Tensor]], op: GridOperator, dim: int) -> list[torch.Tensor]:
-    """Per axis ``S_k``, the operator applied to that axis' kernel derivative matrices ``mats[k]``
-    (``[K_k, K_k', K_k'']``) alone: ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` when the operator
-    is a sum of one-axis terms (:func:`kronecker_separable`)."""
-    zero = torch.zeros((), dtype=mats[0][0].dtype, device=mats[0][0].device)
-    return [op.apply(zero, {(ax, o): mats[ax][o] if ax == k else zero for ax, o in op.needs}) for k in range(dim)]
-
-
-def kronecker_separable(model: GPField, op: GridOperator) -> bool:
-    """Whether :class:`KroneckerProfile` applies: the operator is linear, a sum of one-axis terms,
-    and each ``S_k`` is symmetric or antisymmetric (checked on the model's current kernel)."""
-    if not op.linear:
-        return False
-    with torch.no_grad():
-        kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
-        parts = axis_parts(mats, op, model.dim)
-        if any(p.shape != (n, n) for p, n in zip(parts, model.shape)):
-            return False
-        if not all(torch.allclose(p, p.T) or torch.allclose(p, -p.T) for p in parts):
-            return False
-        # the sum of one-axis terms must reproduce the operator on a random grid function
-        U = torch.randn(model.shape, dtype=model.U.dtype, generator=torch.Generator().manual_seed(0)).to(model.U.device)
-        derivs = {(ax, o): mode_dot(mats[ax][o], kron.solve_mode(U, ax), ax) for ax, o in op.needs}
-        total = sum(mode_dot(p, kron.solve_mode(U, k), k) for k, p in enumerate(parts))
-        want = op.apply(U, derivs)
-        return bool(torch.allclose(total, want, rtol=1e-8, atol=1e-8 * float(want.abs().max())))
-
-
-class NoiseSchedule:
-    """The profile's residual and boundary noise, one value per Adam step: held at ``start`` (a
-    standard deviation) for the first ``hold`` fraction of ``steps``, then lowered geometrically to
-    ``end``. ``scale`` is the RMS that both are relative to (see ``GPSolver._noise_scale``).
-
-    A loose noise lets the prior shape the kernel: it locks the frequencies. A tight one makes
-    collocation exact, so forcing terms far below the dominant one (a low-order trend under a
-    high frequency, whose forcing is ``k^2`` times smaller) are fitted too, and the kernel learns
-    them in the remaining steps. Each call of :meth:`apply` is one step.
-    """
-
-    def __init__(self, start: float, end: float, scale: float, steps: int, hold: float = 0.3):
-        self.start, self.end, self.scale, self.steps, self.hold = start, end, scale, max(int(steps), 1), hold
-        self.calls = 0
-
-    def noise(self, step: int) -> float:
-        frac = step / max(self.steps - 1, 1)
-        frac = min(1.0, max(0.0, (frac - self.hold) / (1.0 - self.hold)))
-        return self.start * (self.end / self.start) ** frac
-
-    def set(self, model: GPField, noise: float) -> None:
-        log_prec = -math.log(noise**2 * self.scale) if self.scale > 0 else 0.0
-        with torch.no_grad():
-            model.log_v.fill_(log_prec)
-            model.log_tau.fill_(log_prec)
-
-    def apply(self, model: GPField) -> None:
-        self.set(model, self.noise(self.calls))
-        self.calls += 1
-
-
-def profiled_objective(model: GPField, batch: dict[str, Any]):
-    """The negative log joint at the conditional optimum of ``U`` (set in place): its gradient in
-    the kernel parameters is the gradient of the profile (``dL/dU = 0`` there).
-
-    Grids of at most ``MAX_PROFILE_NODES`` nodes use the dense solve; larger ones the
-    :class:`KroneckerProfile` CG, warm started from the current ``U`` and capped at
-    ``batch["profile_cg"]`` iterations (the solver polishes ``U`` once the kernel has settled)."""
-    schedule = batch.get("noise_schedule")
-    if schedule is not None:
-        schedule.apply(model)
-    with torch.no_grad():
-        if model.U.numel() <= MAX_PROFILE_NODES:
-            model.U.copy_(conditional_optimum(model, batch))
-        else:
-            U, _ = KroneckerProfile(model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"], warn=False)
-            model.U.copy_(U)
-    return negative_log_joint(model, batch)
-
 
 # --------------------------------------------------------------------------- the solver
 
@@ -542,6 +56,20 @@ def _per_dim(value, dim: int, name: str, kind=float) -> list:
             raise ValueError(f"{name} has {len(value)} entries but the problem has {dim} dimensions: {list(value)}")
         return [kind(v) for v in value]
     return [kind(value)] * dim
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """Problem parameters as JSON values (others by their repr)."""
+    import json
+
+    out = {}
+    for k, v in params.items():
+        try:
+            json.dumps(v)
+            out[k] = v
+        except TypeError:
+            out[k] = repr(v)
+    return out
 
 
 class GPSolver:
@@ -563,20 +91,21 @@ class GPSolver:
     ``"kronecker"``, see :class:`KroneckerProfile`).
     """
 
-    def __init__(self, problem: str | Problem, points_per_dim: int | Sequence[int] = 200, *,
-                 kernel: str = "student-t", components: int = 30,
-                 freq_scale: float | Sequence[float] | None = None, lr: float = 1e-2, steps: int | None = None,
-                 optimizer: str = "adam", lbfgs_steps: int = 0, profile_steps: int | None = None,
-                 profile_lr: float = 0.05, profile_noise: float = 1e-4, final_noise: float = 1e-10,
-                 profile_cg: int = 120, profile_preconditioner: str = "diagonal",
-                 polish_cg: int = 3000, boundary_weight: float = 200.0,
-                 jitter: float = 1e-6, lengthscale_init: float = 1.0, eval_points: int | None = None,
-                 track_every: int | None = None, device: str | torch.device = "auto", seed: int = 0,
-                 progress: bool | None = None, run_dir=None):
+    def __init__(self, problem: str | PDE, points_per_dim: int | Sequence[int] | None = None, *,
+                 config: GPConfig | None = None, **options):
+        if config is not None and options:
+            raise ValueError(f"give config= or keyword options, not both (got {sorted(options)})")
+        if points_per_dim is not None:
+            options["points_per_dim"] = points_per_dim
+        if config is None:
+            config = GPConfig.from_dict(options)
+        elif points_per_dim is not None:
+            config = config.replace(points_per_dim=points_per_dim)
         self.problem = _problems.get(problem) if isinstance(problem, str) else problem
-        self.operator = self._validate_problem(self.problem)
+        self._validate_problem(self.problem)
         dim = self.problem.dim
-        self.points_per_dim = _per_dim(points_per_dim, dim, "points_per_dim", int)
+        points = config.points_per_dim if config.points_per_dim is not None else default_points(dim)
+        self.points_per_dim = _per_dim(points, dim, "points_per_dim", int)
         for n in self.points_per_dim:
             if n < 3:
                 raise ValueError(f"points_per_dim must be >= 3 per axis, got {self.points_per_dim}")
@@ -584,78 +113,66 @@ class GPSolver:
         if nodes > MAX_GRID_NODES:
             raise ValueError(f"the grid {self.points_per_dim} has {nodes:,} nodes, more than {MAX_GRID_NODES:,}; "
                              "use fewer points per dimension")
-        self.kernel = kernel_family(kernel)
-        self.optimizer = str(optimizer).lower()
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        for name, val in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("profile_steps", profile_steps)):
-            if val is None and name != "lbfgs_steps":
-                continue  # resolved once the operator's structure is known
-            if not isinstance(val, (int, np.integer)) or val < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {val!r}")
-        if not (profile_noise > 0 and 0 < final_noise <= profile_noise):
-            raise ValueError(f"need profile_noise > 0 and 0 < final_noise <= profile_noise, got "
-                             f"profile_noise={profile_noise!r}, final_noise={final_noise!r}")
-        self.profile_lr, self.profile_noise, self.final_noise = float(profile_lr), float(profile_noise), float(final_noise)
-        if not (isinstance(profile_cg, (int, np.integer)) and profile_cg >= 1
-                and isinstance(polish_cg, (int, np.integer)) and polish_cg >= 1):
-            raise ValueError(f"profile_cg and polish_cg must be positive integers, got {profile_cg!r}, {polish_cg!r}")
-        self.profile_cg, self.polish_cg = int(profile_cg), int(polish_cg)
-        if profile_preconditioner not in ("diagonal", "kronecker"):
-            raise ValueError(f"profile_preconditioner must be 'diagonal' or 'kronecker', got {profile_preconditioner!r}")
-        self.profile_preconditioner = profile_preconditioner
-        if not (lr > 0 and boundary_weight > 0 and jitter >= 0):
-            raise ValueError(f"need lr > 0, boundary_weight > 0, jitter >= 0; got lr={lr}, "
-                             f"boundary_weight={boundary_weight}, jitter={jitter}")
-        self.components, self.lr, self.lbfgs_steps = int(components), float(lr), int(lbfgs_steps)
-        self.boundary_weight, self.jitter, self.seed, self.progress = float(boundary_weight), float(jitter), seed, progress
-        self.device = resolve_device(device)
-        self.run_dir = run_dir
-        self.eval_points = eval_points
-        self.track_every = track_every
+        self.settings = config
+        c = config
+        self.kernel = kernel_family(c.kernel)
+        self.optimizer = c.optimizer
+        self.profile_lr, self.profile_noise, self.final_noise = float(c.profile_lr), float(c.profile_noise), float(c.final_noise)
+        self.profile_cg, self.polish_cg = int(c.profile_cg), int(c.polish_cg)
+        self.profile_preconditioner = c.profile_preconditioner
+        self.components, self.lr, self.lbfgs_steps = int(c.components), float(c.lr), int(c.lbfgs_steps)
+        self.boundary_weight, self.jitter, self.seed, self.progress = float(c.boundary_weight), float(c.jitter), c.seed, c.progress
+        self.device = resolve_device(c.device)
+        self.run_dir = c.run_dir
+        self.eval_points = c.eval_points
+        self.track_every = c.track_every
 
         self.problem_frequencies = estimate_frequencies(self.problem)
-        self.freq_scale = self._freq_scale(freq_scale)
+        self.freq_scale = self._freq_scale(c.freq_scale)
         self._check_resolution()
 
         axes = [torch.linspace(lo, hi, n, dtype=torch.float64) for (lo, hi), n in
                 zip(self.problem.domain, self.points_per_dim)]
-        kernels = [SpectralMixture(self.components, self.kernel, fs, lengthscale_init) for fs in self.freq_scale]
+        kernels = [SpectralMixture(self.components, self.kernel, fs, c.lengthscale_init) for fs in self.freq_scale]
         self.model = GPField(axes, kernels, self.jitter).to(self.device)
+        self.operator = grid_operator(self.problem, [a.to(self.device) for a in axes])
         self._kronecker = nodes > MAX_PROFILE_NODES and kronecker_separable(self.model, self.operator)
         profilable = nodes <= MAX_PROFILE_NODES or self._kronecker
+        profile_steps, steps = c.profile_steps, c.steps
         if profile_steps is None:
             profile_steps = 300 if profilable else 0
         if steps is None:
             steps = 0 if profile_steps else 2000
         if profile_steps and not profilable:
             raise ValueError(f"profile_steps needs a grid of at most {MAX_PROFILE_NODES:,} nodes (dense least "
-                             f"squares) or a linear operator that is a sum of one-axis terms (Kronecker "
-                             f"solve); {self.operator.name!r} on {nodes:,} nodes is neither: use profile_steps=0")
-        if steps + lbfgs_steps + profile_steps < 1:
+                             f"squares) or a linear operator that is a sum of one-axis terms with constant "
+                             f"coefficients (Kronecker solve); {self.operator.name} on {nodes:,} nodes is "
+                             "neither: use profile_steps=0")
+        if steps + self.lbfgs_steps + profile_steps < 1:
             raise ValueError("profile_steps + steps + lbfgs_steps must be at least 1")
         self.profile_steps, self.steps = int(profile_steps), int(steps)
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
         self._weights: torch.Tensor | None = None
+        self._reference: np.ndarray | None = None
 
     # -- validation -----------------------------------------------------------------------
     @staticmethod
-    def _validate_problem(problem: Problem) -> GridOperator:
-        if not isinstance(problem, Problem):
-            raise TypeError(f"problem must be a pdeml problem or its name, got {type(problem).__name__}")
-        if not getattr(problem, "has_exact", False):
-            raise ValueError(f"GP-HM needs a problem with a closed-form solution and forcing on a box; "
-                             f"{problem.name!r} has none")
+    def _validate_problem(problem: PDE) -> None:
+        """Raise before any work when GP-HM cannot solve ``problem``, naming the part it cannot handle."""
+        if not isinstance(problem, PDE):
+            raise ValueError(f"GP-HM needs a pdeml.problems.PDE (operator, forcing and Dirichlet data on a box) "
+                            f"or its registered name, got {type(problem).__name__}")
+        if not problem.is_box:
+            raise ValueError(f"GP-HM solves on a tensor grid over a box; {problem.name}'s domain is a "
+                             f"{type(problem.geometry).__name__}: it would need a box domain (use the PINN)")
         domain = problem.domain
         ok = isinstance(domain, (list, tuple)) and len(domain) == problem.dim and all(
             isinstance(b, (list, tuple)) and len(b) == 2 and np.isfinite(b).all() and b[0] < b[1] for b in domain)
         if not ok or getattr(problem, "periodic", False):
             raise ValueError(f"GP-HM solves on a tensor grid over a box with Dirichlet data; problem "
                              f"{problem.name!r} has domain {domain!r} (periodic={getattr(problem, 'periodic', False)})")
-        op = grid_operator(problem)
-        _check_operator(problem, op)
-        return op
+        problem.needs  # noqa: B018 -- evaluates the operator once: a broken operator fails here
 
     def _freq_scale(self, freq_scale) -> list[float]:
         target = self.problem_frequencies
@@ -690,9 +207,9 @@ class GPSolver:
             idx = [slice(None)] * len(shape)
             idx[k] = [0, shape[k] - 1]
             mask[tuple(idx)] = True
-        exact = np.asarray(self.problem.exact(*coords), dtype=np.float64)
+        data = np.broadcast_to(np.asarray(self.problem.dirichlet(*coords), dtype=np.float64), shape)
         return {"operator": self.operator, "forcing": torch.as_tensor(forcing.copy()),
-                "boundary": torch.as_tensor(mask), "boundary_values": torch.as_tensor(exact[mask]),
+                "boundary": torch.as_tensor(mask), "boundary_values": torch.as_tensor(data[mask]),
                 "boundary_weight": self.boundary_weight, "profile_cg": self.profile_cg,
                 "preconditioner": self.profile_preconditioner,
                 # the Kronecker profile diagonalises derivatives taken along one axis at a time
@@ -790,11 +307,11 @@ class GPSolver:
             self.model, self.profile_noise)
 
     def config(self) -> dict[str, Any]:
-        """JSON-able description of the solver (stored with checkpoints)."""
-        return {"method": "gp-hm", "problem": self.problem.name, "params": self.problem.params,
-                "points_per_dim": self.points_per_dim, "kernel": self.kernel, "components": self.components,
-                "freq_scale": self.freq_scale, "jitter": self.jitter, "boundary_weight": self.boundary_weight,
-                "profile_noise": self.profile_noise, "final_noise": self.final_noise}
+        """JSON-able description of the solver (stored with checkpoints): the resolved options."""
+        options = {k: v for k, v in self.settings.to_dict().items() if k not in ("run_dir", "progress", "device")}
+        return {"method": "gp-hm", "problem": self.problem.name, "params": _jsonable(self.problem.params),
+                **options, "points_per_dim": self.points_per_dim, "freq_scale": self.freq_scale,
+                "profile_steps": self.profile_steps, "steps": self.steps}
 
     # -- evaluation -----------------------------------------------------------------------
     def _alpha(self) -> torch.Tensor:
@@ -849,7 +366,13 @@ class GPSolver:
         return [np.linspace(lo, hi, m) for (lo, hi), m in zip(self.problem.domain, pts)]
 
     def relative_l2(self, eval_points: int | None = None) -> float:
-        """Relative L2 error against the exact solution on a dense grid (default: nodes and midpoints)."""
+        """Relative L2 error against the exact solution on a dense grid (default: nodes and midpoints);
+        for a PDE without one, against the FD reference on the solver's nodes."""
+        if not self.problem.has_exact:
+            if self._reference is None:
+                self._reference = self.problem.reference(self.points_per_dim)
+            pred = self.solution.cpu()
+            return float(_relative_l2(pred[None], torch.as_tensor(self._reference)[None]))
         axes = self.eval_axes(eval_points if eval_points is not None else self.eval_points)
         pred = self.predict_grid(axes).cpu()
         exact = torch.as_tensor(np.asarray(self.problem.exact(*np.meshgrid(*axes, indexing="ij")), dtype=np.float64))
@@ -887,6 +410,6 @@ class GPSolver:
                 "device": str(self.device)}
 
 
-def solve_gp(problem: str | Problem, **options) -> GPSolver:
+def solve_gp(problem: str | PDE, **options) -> GPSolver:
     """Build a :class:`GPSolver` with ``options`` and fit it."""
     return GPSolver(problem, **options).fit()

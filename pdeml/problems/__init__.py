@@ -7,6 +7,7 @@ import of this package stay fast.
 from __future__ import annotations
 
 from pdeml.problems.base import Problem, sample_rng, xp_of
+from pdeml.problems.pde import PDE, Derivatives
 from pdeml.registry import Registry
 
 PROBLEMS: Registry[type[Problem]] = Registry("problem")
@@ -77,4 +78,4 @@ def names() -> list[str]:
     return PROBLEMS.names()
 
 
-__all__ = ["PROBLEMS", "Problem", "get", "names", "sample_rng", "xp_of"]
+__all__ = ["PDE", "PROBLEMS", "Derivatives", "Problem", "get", "names", "sample_rng", "xp_of"]

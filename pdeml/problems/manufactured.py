@@ -30,44 +30,30 @@ frequencies are parameters (``freq``, ``beta``), so cheaper variants exist for q
 (1, *space), float32; the problems are deterministic (``rng`` is unused). The grid has
 ``resolution`` nodes per axis including both ends.
 
-References: elliptic FD (:func:`~pdeml.solvers.elliptic.solve_elliptic`, the fast sine
-transform for the constant-coefficient 2D case), Newton on the FD system for Allen–Cahn
+Every case is a :class:`~pdeml.problems.pde.PDE`: its operator is written once and serves the
+PINN, GP-HM and the FD reference (:func:`~pdeml.solvers.fd.solve_fd`: the fast sine transform
+for ``-Lap u``, Newton with the exact Jacobian for Allen–Cahn)
 (:func:`~pdeml.solvers.elliptic.solve_semilinear`), exact Fourier transport of the inflow data
 for advection (see :class:`AdvectionSin`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from pdeml.problems.base import xp_of
-from pdeml.problems.pointwise import (
-    ExactProblem,
-    autograd_gradient,
-    autograd_laplacian,
-    check_points,
-    values_at,
-)
-from pdeml.solvers.elliptic import solve_semilinear
+from pdeml.problems.pde import PDE
 
 TWO_PI = 2.0 * np.pi
 
 
-class ManufacturedProblem(ExactProblem):
-    """A GP-HM manufactured case on the box ``_domain``."""
+class ManufacturedProblem(PDE):
+    """A GP-HM manufactured case on the box ``domain`` (default ``[0, 2 pi]``), ``-Lap u = f`` unless
+    the class writes another :meth:`~pdeml.problems.pde.PDE.operator`."""
 
-    _domain: tuple[tuple[float, float], ...] = ((0.0, TWO_PI),)
-
-    @property
-    def domain(self) -> list[tuple[float, float]]:
-        return list(self._domain)
-
-    @property
-    def dim(self) -> int:  # type: ignore[override]
-        return len(self._domain)
+    domain = [(0.0, TWO_PI)]
 
 
 class _Sine1D(ManufacturedProblem):
@@ -155,7 +141,7 @@ class Poisson1DMix(Poisson1DMultiscale):
     multiscale 1D Poisson case on the unit interval of the authors' script (900 points there)."""
 
     name = "poisson1d_mix"
-    _domain = ((0.0, 1.0),)
+    domain = [(0.0, 1.0)]
 
 
 class Poisson1DXSin(ManufacturedProblem):
@@ -189,7 +175,7 @@ class Poisson1DSinTrend(ManufacturedProblem):
 
     name = "poisson1d_sin500_trend"
     solver = "scipy-fd2-dst"
-    _domain = ((0.0, 1.0),)
+    domain = [(0.0, 1.0)]
 
     def __init__(self, freq: float = 500.0):
         self.freq = float(freq)
@@ -214,7 +200,7 @@ class Poisson2DSin(ManufacturedProblem):
 
     name = "poisson2d_sin100"
     solver = "scipy-fd2-dst"
-    _domain = ((0.0, TWO_PI), (0.0, TWO_PI))
+    domain = [(0.0, TWO_PI), (0.0, TWO_PI)]
 
     def __init__(self, freq: float = 100.0):
         self.freq = float(freq)
@@ -237,7 +223,7 @@ class Poisson2DSinCosSum(ManufacturedProblem):
 
     name = "poisson2d_sincos_sum"
     solver = "scipy-fd2-dst"
-    _domain = ((0.0, TWO_PI), (0.0, TWO_PI))
+    domain = [(0.0, TWO_PI), (0.0, TWO_PI)]
 
     def __init__(self, a: float = 6.0, b: float = 20.0):
         self.a, self.b = float(a), float(b)
@@ -260,19 +246,8 @@ class _AllenCahn(ManufacturedProblem):
 
     solver = "scipy-fd2-newton"
 
-    def operator(self, u_fn: Callable, points):
-        """``Lap u + u (u^2 - 1)`` at ``points`` by autograd."""
-        check_points(points, self.dim)
-        u = values_at(u_fn, points)
-        return autograd_laplacian(u, points) + u * (u**2 - 1)
-
-    def reference(self, resolution: int, return_history: bool = False):
-        """Newton on the FD system (initial guess 0), to a residual at round-off level."""
-        coords = self.grid(resolution)
-        lengths = [hi - lo for lo, hi in self.domain]
-        return solve_semilinear(1.0, -self.forcing(*coords), lambda u: u - u**3,
-                                lambda u: 1.0 - 3.0 * u**2, bc="dirichlet", lengths=lengths,
-                                boundary=self.exact(*coords), return_history=return_history)
+    def operator(self, u, d, x):
+        return d.laplacian() + u * (u**2 - 1)
 
 
 class AllenCahn1D(_AllenCahn, _Sine1D):
@@ -319,7 +294,7 @@ class AllenCahn2D(_AllenCahn):
     """
 
     name = "allen_cahn2d"
-    _domain = ((0.0, 1.0), (0.0, 1.0))
+    domain = [(0.0, 1.0), (0.0, 1.0)]
 
     def __init__(self, freq: float = 100.0):
         self.freq = float(freq)
@@ -358,7 +333,7 @@ class AdvectionSin(ManufacturedProblem):
 
     name = "advection_sin200"
     solver = "fourier-characteristics"
-    _domain = ((0.0, TWO_PI), (0.0, 1.0))
+    domain = [(0.0, TWO_PI), (0.0, 1.0)]
 
     def __init__(self, beta: float = 200.0):
         self.beta = float(beta)
@@ -373,13 +348,12 @@ class AdvectionSin(ManufacturedProblem):
     def forcing(self, x, y):
         return 0.0 * x * y
 
-    def operator(self, u_fn: Callable, points):
-        """``beta u_x + u_y`` at ``points`` by autograd."""
-        check_points(points, self.dim)
-        g = autograd_gradient(values_at(u_fn, points), points)
-        return self.beta * g[:, 0] + g[:, 1]
+    def operator(self, u, d, x):
+        return self.beta * d["x"] + d["y"]
 
-    def reference(self, resolution: int) -> np.ndarray:
+    def reference(self, resolution: int, return_history: bool = False) -> np.ndarray:
+        """Exact Fourier transport of the inflow (see the class doc); no FD reference for a first-order
+        operator."""
         x, y = self.grid(resolution)
         # the x-nodes include both ends of the period; the FFT uses all but the last
         inflow = self.exact(x[:-1, 0], 0.0 * x[:-1, 0])

@@ -15,45 +15,22 @@ Dirichlet data on the boundary come from the exact solution in all three.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-
 from pdeml.problems.base import xp_of
-from pdeml.problems.pointwise import (
-    ExactProblem,
-    autograd_gradient,
-    autograd_laplacian,
-    check_points,
-    values_at,
-)
-from pdeml.solvers.elliptic import assemble_elliptic
+from pdeml.problems.pde import PDE
 
 # --------------------------------------------------------------------------- problems
 
 
-class _PeakProblem(ExactProblem):
+class _PeakProblem(PDE):
     solver = "scipy-fd2-spsolve"
-
-    @property
-    def domain(self) -> list[tuple[float, float]]:
-        return [(-1.0, 1.0)] * self.dim
-
-    def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-        """x: forcing on the node grid (1, *space); y: FD reference solution (1, *space); float32."""
-        if self.dim > 3:
-            raise ValueError(f"{self.name!r} has no grid reference in d = {self.dim} > 3 (a grid "
-                             "would have resolution^d nodes); use exact() at sample points instead")
-        return super().solve_sample(rng, resolution)
 
 
 class _Peaks2D(_PeakProblem):
     """Gaussian peaks of sharpness ``beta`` around ``center`` on ``[-1, 1]^2``."""
 
-    dim = 2
+    domain = [(-1.0, 1.0), (-1.0, 1.0)]
 
     def __init__(self, beta: float = 1000.0, center: tuple[float, float] = (0.5, 0.5)):
         if beta <= 0:
@@ -74,7 +51,6 @@ class Peak2D(_Peaks2D):
     """
 
     name = "peak2d"
-    dim = 2
 
     def exact(self, x, y):
         xp = xp_of(x)
@@ -96,7 +72,6 @@ class TwoPeaks(_Peaks2D):
     """
 
     name = "two_peaks"
-    dim = 2
 
     def _centers(self):
         cx, cy = self.center
@@ -116,46 +91,9 @@ class TwoPeaks(_Peaks2D):
             total = total + (4 * b**2 * (dx**2 + dy**2) - 4 * b + 4 * b * (x * dx + y * dy) - 4) * g
         return total
 
-    def operator(self, u_fn: Callable, points):
-        """``Lap u - div(u grad(x^2 + y^2)) = Lap u - 2 x . grad u - 4 u`` by autograd."""
-        check_points(points, self.dim)
-        u = values_at(u_fn, points)
-        g = autograd_gradient(u, points)
-        return autograd_laplacian(u, points, grad=g) - 2 * (points * g).sum(dim=1) - 4 * u
-
-    def reference(self, resolution: int) -> np.ndarray:
-        x, y = self.grid(resolution)
-        u_b = self.exact(x, y)
-        f = self.forcing(x, y)
-        # -Lap from the shared assembler (rows scaled by the control volume h^2)
-        system = assemble_elliptic(1.0, -f, bc="dirichlet", lengths=[2.0, 2.0], boundary=u_b)
-        h = system.spacing[0]
-        n = resolution
-        index = np.full((n, n), -1)
-        index[system.unknown] = np.arange(system.rhs.size)
-        # -Lap u + b . grad u + 4 u = -f, central differences for b . grad u
-        rows, cols, vals = [], [], []
-        rhs = system.rhs / h**2
-        inner = (slice(1, -1), slice(1, -1))
-        for axis, coord in ((0, x), (1, y)):
-            for step in (-1, 1):
-                nb = [slice(1, -1), slice(1, -1)]
-                nb[axis] = slice(1 + step, n - 1 + step)
-                nb = tuple(nb)
-                # coefficient of u at the neighbour: b_axis * (+-1) / (2h), b = 2 * coordinate
-                coef = (2 * coord[inner]) * step / (2 * h)
-                nb_index = index[nb]
-                known = nb_index < 0
-                rows.append(index[inner][~known])
-                cols.append(nb_index[~known])
-                vals.append(coef[~known])
-                rhs_grid = np.zeros((n - 2, n - 2))
-                rhs_grid[known] = coef[known] * u_b[nb][known]
-                rhs = rhs - rhs_grid.ravel()
-        conv = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=system.matrix.shape)
-        A = system.matrix / h**2 + conv + 4 * sp.identity(rhs.size)
-        return system.to_grid(spla.spsolve(A.tocsc(), rhs, permc_spec="MMD_AT_PLUS_A"))
+    def operator(self, u, d, x):
+        """``Lap u - div(u grad(x^2 + y^2)) = Lap u - 2 x . grad u - 4 u``."""
+        return d.laplacian() - 2 * (x[0] * d["x"] + x[1] * d["y"]) - 4 * u
 
 
 class GaussianND(_PeakProblem):
@@ -172,8 +110,12 @@ class GaussianND(_PeakProblem):
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         if beta <= 0:
             raise ValueError(f"beta must be positive, got {beta}")
-        self.dim = int(dim)
+        self._dim = int(dim)
         self.beta = float(beta)
+
+    @property
+    def domain(self) -> list[tuple[float, float]]:
+        return [(-1.0, 1.0)] * self._dim
 
     @property
     def params(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from pdeml.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from pdeml.train.config import TrainConfig
+from pdeml.train.sources import FullBatch
 from pdeml.train.trainer import NonFiniteLossError, Trainer, TrainResult, batch_size_of
 
-__all__ = ["CheckpointError", "NonFiniteLossError", "TrainConfig", "TrainResult", "Trainer",
+__all__ = ["CheckpointError", "FullBatch", "NonFiniteLossError", "TrainConfig", "TrainResult", "Trainer",
            "batch_size_of", "load_checkpoint", "save_checkpoint"]

@@ -1,0 +1,294 @@
+"""The profile solvers of GP-HM: ``U`` at its conditional optimum for the current kernel.
+
+Dense least squares (QR, Gauss–Newton for a nonlinear operator) on grids of at most
+``MAX_PROFILE_NODES`` nodes; on larger grids, preconditioned CG in the eigenbasis of the per-axis
+pencils (:class:`KroneckerProfile`) for linear operators that are sums of one-axis terms.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from pdeml.gp.kronecker import kron_matvec, mode_dot, outer_product, outer_sum
+from pdeml.gp.model import GPField, negative_log_joint
+from pdeml.gp.operators import GridOperator
+
+MAX_PROFILE_NODES = 2048
+
+
+def dense_terms(model: GPField, op: GridOperator, consistent: bool = True):
+    """Dense ``(D, P, B)`` on the grid (N x N matrices): ``D[(axis, order)] U`` = that derivative of
+    the conditional mean ``u`` of ``U``, ``B U = u(X)`` (its values at the nodes, which the jitter
+    sets apart from ``U``), and ``P = L^-1`` with ``K = L L^T`` (so ``U^T K^-1 U = |P U|^2``);
+    derivatives and ``B`` as in :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
+    kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
+    shape = model.shape
+
+    def kron_all(per_axis):
+        out = per_axis[0]
+        for m in per_axis[1:]:
+            out = torch.kron(out, m)
+        return out
+
+    def times_inverse(axis, order):  # K_k^(r) K_k^-1
+        return torch.cholesky_solve(mats[axis][order].T.contiguous(), kron.chol[axis]).T
+
+    eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
+    smooth = [times_inverse(k, 0) for k in range(len(shape))] if consistent else eye
+    D = {(axis, order): kron_all([times_inverse(k, order) if k == axis else smooth[k] for k in range(len(shape))])
+         for axis, order in op.needs}
+    P = kron_all([torch.linalg.solve_triangular(low, e, upper=False) for low, e in zip(kron.chol, eye)])
+    return D, P, kron_all(smooth)
+
+
+def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3) -> torch.Tensor:
+    """The grid values minimising the negative log joint for the current kernel and noise
+    precisions: a least-squares problem solved by QR, in Gauss–Newton steps from the current ``U``
+    for a nonlinear operator (its Jacobian from the operator's pointwise partials). Dense: for
+    grids of at most ``MAX_PROFILE_NODES`` nodes."""
+    op: GridOperator = batch["operator"]
+    with torch.no_grad():
+        D, P, B = dense_terms(model, op, batch.get("consistent", True))
+        n = P.shape[0]
+        sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
+        mask = batch["boundary"].reshape(-1)
+        E = B[mask]  # the conditional mean at the boundary nodes
+        f, g = batch["forcing"].reshape(-1), batch["boundary_values"]
+        U = model.U.detach().reshape(-1).clone()
+
+        def linearise(u):
+            """``(J, r0)`` with ``L[u] - f ~ J u + r0`` around ``u``."""
+            values, derivs = B @ u, {k: m @ u for k, m in D.items()}
+            L, du, dd = op.partials(values, derivs)
+            J = du[:, None] * B
+            for k, m in D.items():
+                J = J + dd[k][:, None] * m
+            if op.linear:  # L(0) - f, exactly: no J u - J u round-off in the right-hand side
+                zero = torch.zeros_like(u)
+                return J, op.apply(zero, {k: zero for k in D}).expand(zero.shape) - f
+            return J, L - f - J @ u
+
+        def objective(u):  # the U-dependent part of the negative log joint, up to a factor 1/2
+            J, r0 = linearise(u)
+            return float((P @ u).square().sum() + sv**2 * (J @ u + r0).square().sum()
+                         + sb**2 * (E @ u - g).square().sum())
+
+        for _ in range(newton_steps if not op.linear else 1):
+            J, r0 = linearise(U)
+            M = torch.cat([P, sv * J, sb * E])
+            rhs = torch.cat([torch.zeros(n, dtype=P.dtype, device=P.device), -sv * r0, sb * g])
+            Q, R = torch.linalg.qr(M)
+            new = torch.linalg.solve_triangular(R, (Q.T @ rhs)[:, None], upper=True)[:, 0]
+            if op.linear:
+                U = new
+                break
+            # damped Gauss-Newton: halve the step until the objective decreases
+            start, step = objective(U), new - U
+            for _ in range(8):
+                if objective(U + step) < start:
+                    break
+                step = 0.5 * step
+            U = U + step
+        return U.reshape(model.shape)
+
+
+class KroneckerProfile:
+    """The conditional optimum of ``U`` on large grids for a linear operator that is a sum of one-axis
+    terms, ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` with each ``S_k`` a combination of kernel
+    derivative matrices that is symmetric (even orders) or antisymmetric (odd orders).
+
+    Per axis the pencil ``(S_k, K_k)`` is diagonalised: with ``K_k = L_k L_k^T`` and the (unitary)
+    eigenvectors ``W_k`` of ``L_k^-1 S_k L_k^-T`` (times ``i`` when antisymmetric),
+    ``G_k = L_k W_k`` gives ``U = (G_1 (x) ... (x) G_D) beta``, a prior ``|beta|^2`` and
+    ``L[U] = G (m * beta)`` with ``m`` the sums of the per-axis eigenvalues. The normal equations
+    of the least-squares profile, ``(I + v m* G^H G m + s G^H E^T E G) beta = v m* G^H f + s G^H E^T g``,
+    are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
+    products, ``O(N sum n_k)``.
+
+    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"diagonal"``):
+    ``"diagonal"``, the diagonal of the normal matrix in the
+    ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
+    learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (for symmetric ``S_k``, i.e.
+    real ``m``; antisymmetric parts fall back to the diagonal), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
+    ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
+    ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
+    exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
+    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used.
+    """
+
+    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
+        op: GridOperator = batch["operator"]
+        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        parts = axis_parts(mats, op, model.dim)
+        symmetric = [bool(torch.allclose(S, S.T)) for S in parts]
+        self.dtype = model.U.dtype if all(symmetric) else torch.complex128
+        self.G, self.G_inv, mus = [], [], []
+        for low, S, sym in zip(kron.chol, parts, symmetric):
+            C = torch.linalg.solve_triangular(low, torch.linalg.solve_triangular(low, S, upper=False).T, upper=False)
+            if sym:
+                mu, W = torch.linalg.eigh(0.5 * (C + C.T))
+            else:  # antisymmetric: L^-1 S L^-T = W diag(-i nu) W^H
+                nu, W = torch.linalg.eigh(1j * (0.5 * (C - C.T)).to(torch.complex128))
+                mu = -1j * nu
+            mu, W = mu.to(self.dtype), W.to(self.dtype)
+            self.G.append(low.to(self.dtype) @ W)
+            eye = torch.eye(low.shape[0], dtype=low.dtype, device=low.device)
+            self.G_inv.append(W.conj().T @ torch.linalg.solve_triangular(low, eye, upper=False).to(self.dtype))
+            mus.append(mu)
+        self.m = outer_sum(mus)
+        self.v = model.log_v.exp().detach()
+        self.s = (batch["boundary_weight"] * model.log_tau.exp()).detach()
+        self.mask = batch["boundary"]
+        g = torch.zeros_like(batch["forcing"])
+        g[self.mask] = batch["boundary_values"]
+        self.GH = [G.conj().T for G in self.G]
+        self.rhs = self.v * self.m.conj() * kron_matvec(self.GH, batch["forcing"].to(self.dtype)) \
+            + self.s * kron_matvec(self.GH, g.to(self.dtype))
+        squares = [G.abs() ** 2 for G in self.G]
+        gram = outer_product([s.sum(0) for s in squares])  # diag(G^H G)
+        edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
+        self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
+        real = self.dtype != torch.complex128
+        self.preconditioner = preconditioner or batch.get("preconditioner") or "diagonal"
+        if self.preconditioner == "kronecker" and not real:
+            self.preconditioner = "diagonal"  # m is imaginary and can vanish (advection)
+        if self.preconditioner not in ("kronecker", "diagonal"):
+            raise ValueError(f"preconditioner must be 'kronecker' or 'diagonal', got {preconditioner!r}")
+        if self.preconditioner == "kronecker":
+            if bool((self.m == 0).any()):
+                raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
+                                 "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
+            eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
+            self.Z, self.ZT = [z for _, z in eig], [z.T for _, z in eig]
+            d = kron_matvec([(z * z).T for z in self.Z], 1.0 / self.m**2)
+            self.inv_core = 1.0 / (self.v * outer_product([g for g, _ in eig]) + d)
+
+    def precondition(self, r: torch.Tensor) -> torch.Tensor:
+        """The preconditioner applied to a residual in the ``beta`` basis."""
+        if self.preconditioner == "diagonal":
+            return self.inv_diag * r
+        return kron_matvec(self.Z, self.inv_core * kron_matvec(self.ZT, r / self.m)) / self.m
+
+    def normal(self, beta: torch.Tensor) -> torch.Tensor:
+        """The normal matrix times ``beta``."""
+        u = kron_matvec(self.G, beta)
+        r = kron_matvec(self.G, self.m * beta)
+        return beta + self.v * self.m.conj() * kron_matvec(self.GH, r) + self.s * kron_matvec(self.GH, u * self.mask)
+
+    def coefficients(self, U: torch.Tensor) -> torch.Tensor:
+        """``beta`` with ``G beta = U``."""
+        return kron_matvec(self.G_inv, U.to(self.dtype))
+
+    def solve(self, U0: torch.Tensor, rtol: float = 1e-8, maxiter: int = 300,
+              warn: bool = True) -> tuple[torch.Tensor, int]:
+        """``(U, iterations)``: preconditioned CG from ``U0``, to ``|r| <= rtol |rhs|``."""
+        beta = self.coefficients(U0)
+        r = self.rhs - self.normal(beta)
+        z = self.precondition(r)
+        p, rz = z, torch.vdot(r.reshape(-1), z.reshape(-1)).real
+        bound = rtol * float(torch.linalg.vector_norm(self.rhs))
+        it = 0
+        while float(torch.linalg.vector_norm(r)) > bound and it < maxiter:
+            q = self.normal(p)
+            alpha = rz / torch.vdot(p.reshape(-1), q.reshape(-1)).real
+            beta, r = beta + alpha * p, r - alpha * q
+            z = self.precondition(r)
+            rz, rz_old = torch.vdot(r.reshape(-1), z.reshape(-1)).real, rz
+            p = z + (rz / rz_old) * p
+            it += 1
+        if it == maxiter and warn:
+            warnings.warn(f"the Kronecker profile solve stopped after {maxiter} CG iterations at a relative "
+                          f"residual of {float(torch.linalg.vector_norm(r)) / max(bound / rtol, 1e-300):.1e}",
+                          RuntimeWarning, stacklevel=2)
+        return kron_matvec(self.G, beta).real.to(U0.dtype), it
+
+
+def axis_parts(mats: Sequence[Sequence[torch.Tensor]], op: GridOperator, dim: int) -> list[torch.Tensor]:
+    """Per axis ``S_k``, the operator applied to that axis' kernel derivative matrices ``mats[k]``
+    (``[K_k, K_k', K_k'']``) alone: ``L[U] = sum_k (S_k K_k^-1 along axis k) U`` when the operator
+    is a sum of one-axis terms (:func:`kronecker_separable`)."""
+    zero = torch.zeros((), dtype=mats[0][0].dtype, device=mats[0][0].device)
+    return [torch.as_tensor(op.apply(zero, {(ax, o): mats[ax][o] if ax == k else zero for ax, o in op.needs}))
+            for k in range(dim)]
+
+
+def kronecker_separable(model: GPField, op: GridOperator) -> bool:
+    """Whether :class:`KroneckerProfile` applies: the operator is linear, a sum of one-axis terms,
+    and each ``S_k`` is symmetric or antisymmetric (checked on the model's current kernel)."""
+    if not op.linear:
+        return False
+    with torch.no_grad():
+        kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
+        try:  # an operator with variable coefficients reads x, which matrices cannot stand in for
+            parts = axis_parts(mats, op, model.dim)
+        except (RuntimeError, ValueError, IndexError):
+            return False
+        if any(p.shape != (n, n) for p, n in zip(parts, model.shape)):
+            return False
+        if not all(torch.allclose(p, p.T) or torch.allclose(p, -p.T) for p in parts):
+            return False
+        # the sum of one-axis terms must reproduce the operator on a random grid function
+        U = torch.randn(model.shape, dtype=model.U.dtype, generator=torch.Generator().manual_seed(0)).to(model.U.device)
+        derivs = {(ax, o): mode_dot(mats[ax][o], kron.solve_mode(U, ax), ax) for ax, o in op.needs}
+        total = sum(mode_dot(p, kron.solve_mode(U, k), k) for k, p in enumerate(parts))
+        want = op.apply(U, derivs)
+        return bool(torch.allclose(total, want, rtol=1e-8, atol=1e-8 * float(want.abs().max())))
+
+
+class NoiseSchedule:
+    """The profile's residual and boundary noise, one value per Adam step: held at ``start`` (a
+    standard deviation) for the first ``hold`` fraction of ``steps``, then lowered geometrically to
+    ``end``. ``scale`` is the RMS that both are relative to (see ``GPSolver._noise_scale``).
+
+    A loose noise lets the prior shape the kernel: it locks the frequencies. A tight one makes
+    collocation exact, so forcing terms far below the dominant one (a low-order trend under a
+    high frequency, whose forcing is ``k^2`` times smaller) are fitted too, and the kernel learns
+    them in the remaining steps. Each call of :meth:`apply` is one step.
+    """
+
+    def __init__(self, start: float, end: float, scale: float, steps: int, hold: float = 0.3):
+        self.start, self.end, self.scale, self.steps, self.hold = start, end, scale, max(int(steps), 1), hold
+        self.calls = 0
+
+    def noise(self, step: int) -> float:
+        frac = step / max(self.steps - 1, 1)
+        frac = min(1.0, max(0.0, (frac - self.hold) / (1.0 - self.hold)))
+        return self.start * (self.end / self.start) ** frac
+
+    def set(self, model: GPField, noise: float) -> None:
+        log_prec = -math.log(noise**2 * self.scale) if self.scale > 0 else 0.0
+        with torch.no_grad():
+            model.log_v.fill_(log_prec)
+            model.log_tau.fill_(log_prec)
+
+    def apply(self, model: GPField) -> None:
+        self.set(model, self.noise(self.calls))
+        self.calls += 1
+
+
+def profiled_objective(model: GPField, batch: dict[str, Any]):
+    """The negative log joint at the conditional optimum of ``U`` (set in place): its gradient in
+    the kernel parameters is the gradient of the profile (``dL/dU = 0`` there).
+
+    Grids of at most ``MAX_PROFILE_NODES`` nodes use the dense solve; larger ones the
+    :class:`KroneckerProfile` CG, warm started from the current ``U`` and capped at
+    ``batch["profile_cg"]`` iterations (the solver polishes ``U`` once the kernel has settled)."""
+    schedule = batch.get("noise_schedule")
+    if schedule is not None:
+        schedule.apply(model)
+    with torch.no_grad():
+        if model.U.numel() <= MAX_PROFILE_NODES:
+            model.U.copy_(conditional_optimum(model, batch))
+        else:
+            U, _ = KroneckerProfile(model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"], warn=False)
+            model.U.copy_(U)
+    return negative_log_joint(model, batch)
+
+
+__all__ = ["MAX_PROFILE_NODES", "KroneckerProfile", "NoiseSchedule", "axis_parts", "conditional_optimum",
+           "kronecker_separable", "profiled_objective"]
