@@ -7,9 +7,9 @@ mean anywhere. Modules: :mod:`~pdeml.gp.solver` (the solver), :mod:`~pdeml.gp.co
 :mod:`~pdeml.gp.profile` (profile solvers), :mod:`~pdeml.gp.kernels`, :mod:`~pdeml.gp.kronecker`.
 """
 
+from pdeml.gp.config import GPConfig
 from pdeml.gp.kernels import FAMILIES, SpectralMixture, ToeplitzGrid, kernel_family
 from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot
-from pdeml.gp.config import GPConfig
 from pdeml.gp.model import GPField, negative_log_joint
 from pdeml.gp.operators import GridOperator, estimate_frequencies, grid_operator
 from pdeml.gp.solver import GPSolver, solve_gp

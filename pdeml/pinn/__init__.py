@@ -5,6 +5,7 @@ sampling (AAS), on deepxde geometries, trained by the one Trainer.
 with the relative L2 error against the exact solution.
 """
 
+from pdeml.pinn.config import PINNConfig
 from pdeml.pinn.flow import BoxFlow
 from pdeml.pinn.geometry import Domain, box_geometry
 from pdeml.pinn.network import MLP, PINNModel
@@ -26,6 +27,6 @@ from pdeml.pinn.solve import (
            solve_pinn,
 )
 
-__all__ = ["AASSampler", "BoxFlow", "CollocationSampler", "DEFAULTS", "Domain", "EvaluationSet", "MLP", "PINNModel",
+__all__ = ["AASSampler", "BoxFlow", "CollocationSampler", "DEFAULTS", "Domain", "EvaluationSet", "MLP", "PINNConfig", "PINNModel",
            "PINNResult", "RADSampler", "RARSampler", "SAMPLERS", "UniformSampler", "box_geometry", "evaluation_set",
            "make_sampler", "save_result", "solve_pinn"]

@@ -25,43 +25,15 @@ from typing import Any
 import torch
 
 from pdeml.device import resolve_device
+from pdeml.pinn.config import PINNConfig
 from pdeml.pinn.geometry import Domain
 from pdeml.pinn.network import Lifting, PINNModel
-from pdeml.pinn.samplers import SAMPLERS, make_sampler
+from pdeml.pinn.samplers import make_sampler
+from pdeml.problems.pde import PDE
 from pdeml.train import Trainer
 
-COMMON_SAMPLER_OPTIONS = {"pool_factor", "residual_chunk", "snapshot_points"}
-SAMPLER_OPTIONS = {
-    "uniform": set(),
-    "rar": {"initial_fraction"},
-    "rad": {"k", "c"},
-    "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
-            "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting"},
-}
-DEFAULTS: dict[str, Any] = {
-    "rounds": 20,              # sampler rounds (Trainer epochs); steps are split evenly over them
-    "width": 64,
-    "depth": 4,
-    "activation": "tanh",
-    "boundary": "penalty",     # or "exact" (distance factor)
-    "boundary_points": None,   # default: max(64, points // 4) for the penalty, 0 for exact
-    "boundary_weight": 10.0,
-    "lifting": "fit",          # exact boundary: "fit" a network g to the Dirichlet data, or "zero" (g = 0)
-    "lifting_steps": 500,      # Adam steps fitting the lifting of the Dirichlet data (exact boundary)
-    "lr": 1e-3,
-    "scheduler": "cosine",     # stepped every step, to lr * eta_min_ratio at the end; or "onecycle", "none"
-    "eta_min_ratio": 0.01,
-    "warmup": 0.1,             # "onecycle": fraction of the steps warming up from lr / 25
-    "geometry": None,          # a deepxde geometry; default the problem's box
-    "problem_params": None,    # parameters when ``problem`` is a name
-    "eval_resolution": None,   # grid points per axis (1D: 8193, 2D: 513)
-    "eval_points": 40000,      # importance-sampled points in 3D and more
-    "track_points": 8192,      # evaluation points used for the per-round error in the history
-    "lbfgs_steps": 0,          # L-BFGS iterations after the Adam rounds, on one fixed set of points
-    "lbfgs_points": None,      # the size of that set (default 4 * points), chosen by the sampler
-    "near_level": 1e-3,        # the error is split into |u| >= near_level * max|u| ("near") and the rest
-    "run_dir": None,
-}
+# the defaults, for code that reads them by name
+DEFAULTS: dict[str, Any] = {k: v for k, v in PINNConfig().to_dict().items() if k != "sampler_options"}
 
 
 @dataclass
@@ -130,18 +102,26 @@ class PINNResult:
                 "steps": self.steps, "lbfgs_steps": int(self.options.get("lbfgs_steps") or 0)}
 
 
-def resolve_problem(problem, params: dict[str, Any] | None = None):
-    """A problem instance from a name (with ``params``) or an instance with a residual."""
+def resolve_problem(problem, params: dict[str, Any] | None = None) -> PDE:
+    """A :class:`~pdeml.problems.pde.PDE` from a registered name (with ``params``) or an instance;
+    raises before any work when the PINN cannot measure its error on it."""
     if isinstance(problem, str):
         from pdeml import problems
 
         problem = problems.get(problem, **(params or {}))
     elif params:
         raise ValueError("problem_params apply only when the problem is given by name")
-    missing = [a for a in ("residual", "exact_on_points", "dim", "domain") if not hasattr(problem, a)]
-    if missing:
-        raise TypeError(f"a PINN needs a problem with an exact solution and a residual (an ExactProblem); "
-                        f"{type(problem).__name__} lacks {', '.join(missing)}")
+    if not isinstance(problem, PDE):
+        raise ValueError(f"a PINN needs a pdeml.problems.PDE (operator, forcing and Dirichlet data), got "
+                         f"{type(problem).__name__}")
+    if not problem.has_exact:
+        from pdeml.solvers.fd import FDError
+
+        try:
+            problem.check_fd()
+        except FDError as err:
+            raise ValueError(f"{problem.name} has no exact solution, so the PINN's error is measured against the "
+                             f"FD reference, and {err}") from err
     return problem
 
 
@@ -176,6 +156,12 @@ def evaluation_set(problem, domain: Domain, resolution: int | None = None, n_poi
     dim = domain.dim
     exact = lambda x: torch.as_tensor(problem.exact_on_points(x), dtype=torch.float64)  # noqa: E731
     host = Domain(domain.geometry, dtype=torch.float64, device="cpu")
+    if not problem.has_exact:  # the FD reference on the node grid of the box (checked in resolve_problem)
+        res = resolution or {1: 4097, 2: 257}.get(dim, 65)
+        ref = torch.as_tensor(problem.reference(res), dtype=torch.float64)
+        pts = torch.stack([torch.as_tensor(c.ravel()) for c in problem.grid(res)], dim=1)
+        return EvaluationSet(pts, torch.ones(pts.shape[0], dtype=torch.float64), ref.reshape(-1), "fd-reference",
+                             [res] * dim)
     if dim <= 2:
         res = resolution or (8193 if dim == 1 else 513)
         pts, shape = host.grid(res)
@@ -203,24 +189,6 @@ def evaluation_set(problem, domain: Domain, resolution: int | None = None, n_poi
     return EvaluationSet(x, 1.0 / density, exact(x), "importance")
 
 
-def _known_options(sampler: str) -> set[str]:
-    return set(DEFAULTS) | COMMON_SAMPLER_OPTIONS | SAMPLER_OPTIONS.get(sampler, set())
-
-
-def _split_options(sampler: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    unknown = sorted(set(options) - _known_options(sampler))
-    if unknown:
-        owners = {k: [s for s, keys in SAMPLER_OPTIONS.items() if k in keys] for k in unknown}
-        hints = [f"{k!r} is an option of sampler {', '.join(v)}" for k, v in owners.items() if v]
-        known = sorted(_known_options(sampler))
-        raise ValueError(f"unknown option(s) {unknown} for a PINN with sampler {sampler!r}"
-                         + (f" ({'; '.join(hints)})" if hints else "") + f"; known options: {', '.join(known)}")
-    sampler_keys = COMMON_SAMPLER_OPTIONS | SAMPLER_OPTIONS[sampler]
-    sampler_opts = {k: v for k, v in options.items() if k in sampler_keys}
-    general = {**DEFAULTS, **{k: v for k, v in options.items() if k not in sampler_keys}}
-    return general, sampler_opts
-
-
 def _scheduler_options(general: dict[str, Any]) -> dict[str, Any]:
     """Options of the learning-rate schedule: ``cosine`` decays to ``lr * eta_min_ratio``;
     ``onecycle`` (torch's OneCycleLR) first ramps up from ``lr / 25`` over the fraction ``warmup``
@@ -243,7 +211,7 @@ def _fit_lifting(domain: Domain, problem, dim: int, device, dtype, generator, se
     """A network ``g`` matching the Dirichlet data (``steps`` Adam steps), or None when the data
     vanish."""
     xb = domain.sample_boundary(4096, generator)
-    gb = torch.as_tensor(problem.exact_on_points(xb), dtype=dtype, device=xb.device)
+    gb = torch.as_tensor(problem.dirichlet_on_points(xb), dtype=dtype, device=xb.device)
     if float(gb.abs().max()) <= 1e-12:
         return None
     torch.manual_seed(seed)
@@ -256,42 +224,36 @@ def _fit_lifting(domain: Domain, problem, dim: int, device, dtype, generator, se
     return lifting.eval()
 
 
-def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, steps: int | None = None,
-               seed: int = 0, device: str = "auto", progress: bool | None = None,
-               dtype: torch.dtype = torch.float32, **options) -> PINNResult:
-    """Train a PINN for ``problem`` (a name or an ExactProblem, 1D to 10D and more) and measure it.
+def solve_pinn(problem, *, config: PINNConfig | None = None, **options) -> PINNResult:
+    """Train a PINN for ``problem`` (a registered name or a :class:`~pdeml.problems.pde.PDE`, 1D to 10D
+    and more) and measure it against its exact solution, or against the FD reference when it has none.
 
-    ``sampler``: ``uniform``, ``rar``, ``rad`` or ``aas``; ``points`` collocation points per round
-    (default 1000); ``steps`` Adam steps (default 2000), split into ``rounds`` (default 20)
-    sampler rounds. Other ``options``: see :data:`DEFAULTS` and the sampler classes
-    (e.g. ``beta``, ``flow_steps`` for AAS; ``k``, ``c`` for RAD). Returns a :class:`PINNResult`.
+    Options: a :class:`~pdeml.pinn.config.PINNConfig` as ``config``, or its fields as keywords
+    (a sampler's own options too, e.g. ``beta``, ``flow_steps`` for AAS; ``k``, ``c`` for RAD);
+    ``dtype`` may be ``torch.float32``/``torch.float64``. Returns a :class:`PINNResult`.
     """
-    sampler = str(sampler).lower()
-    if sampler not in SAMPLER_OPTIONS:
-        SAMPLERS.get(sampler)  # raises, listing the known samplers
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    general, sampler_opts = _split_options(sampler, options)
-    points = 1000 if points is None else points
-    steps = 2000 if steps is None else steps
-    rounds = int(general["rounds"])
-    for key, value in (("points", points), ("steps", steps), ("rounds", rounds)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
-    rounds = min(rounds, steps)
-    if steps % rounds and "rounds" not in options:  # the default: the largest divisor of steps up to 20
+    if config is not None and options:
+        raise ValueError(f"give config= or keyword options, not both (got {sorted(options)})")
+    if isinstance(options.get("dtype"), torch.dtype):
+        options["dtype"] = str(options["dtype"]).removeprefix("torch.")
+    config = config if config is not None else PINNConfig.from_flat(options)
+    sampler, points, steps, seed = config.sampler, config.points, config.steps, config.seed
+    device, progress = config.device, config.progress
+    dtype = {"float32": torch.float32, "float64": torch.float64}[config.dtype]
+    general = config.to_dict()
+    sampler_opts = general.pop("sampler_options")
+    rounds = min(int(config.rounds or 20), steps)
+    if steps % rounds and config.rounds is None:  # the default: the largest divisor of steps up to 20
         rounds = max(r for r in range(1, rounds + 1) if steps % r == 0)
     if steps % rounds:
         raise ValueError(f"steps ({steps}) must be a multiple of rounds ({rounds}): every round trains "
                          "the same number of steps")
     problem = resolve_problem(problem, general["problem_params"])
     dev = resolve_device(device)
-    domain = Domain.from_problem(problem, general["geometry"], dtype=dtype, device=dev)
+    domain = Domain.from_problem(problem, general["geometry"] or problem.geometry, dtype=dtype, device=dev)
     generator = torch.Generator().manual_seed(int(seed))
 
     boundary = general["boundary"]
-    if boundary not in ("penalty", "exact"):
-        raise ValueError(f"boundary must be 'penalty' or 'exact', got {boundary!r}")
     n_boundary = general["boundary_points"]
     if n_boundary is None:
         n_boundary = max(64, points // 4) if boundary == "penalty" else 0
@@ -302,8 +264,6 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
 
     start = time.perf_counter()
     lifting = None
-    if general["lifting"] not in ("fit", "zero"):
-        raise ValueError(f"lifting must be 'fit' or 'zero', got {general['lifting']!r}")
     if boundary == "exact":
         domain.distance_factor(domain.sample_interior(2, generator))  # fails early for shapes without one
     if boundary == "exact" and general["lifting"] == "fit":
@@ -315,7 +275,7 @@ def solve_pinn(problem, *, sampler: str = "uniform", points: int | None = None, 
                       distance=domain.distance_factor, lifting=lifting).to(device=dev, dtype=dtype)
 
     def boundary_data(x: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(problem.exact_on_points(x), dtype=x.dtype, device=x.device)
+        return torch.as_tensor(problem.dirichlet_on_points(x), dtype=x.dtype, device=x.device)
 
     source = make_sampler(sampler, domain, boundary_data, n_points=points, steps_per_round=steps // rounds,
                           rounds=rounds, n_boundary=n_boundary,
