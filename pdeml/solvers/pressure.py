@@ -277,6 +277,10 @@ class FluidGrid:
 # the system
 
 
+def _from_grid(name: str) -> property:
+    return property(lambda self: getattr(self.grid, name), doc=f"``grid.{name}``")
+
+
 @dataclass
 class PressureLinearSystem:
     """A pressure Poisson system on the fluid cells of ``mask`` (see the module docstring).
@@ -292,29 +296,12 @@ class PressureLinearSystem:
     diagonal: np.ndarray
     dirichlet: str
 
-    @property
-    def mask(self) -> np.ndarray:
-        return self.grid.mask
-
-    @property
-    def index(self) -> np.ndarray:
-        return self.grid.index
-
-    @property
-    def walls(self) -> Walls:
-        return self.grid.walls
-
-    @property
-    def components(self) -> np.ndarray:
-        return self.grid.components
-
-    @property
-    def singular_components(self) -> np.ndarray:
-        return self.grid.singular_components
-
-    @property
-    def null_space(self) -> sp.csc_matrix | None:
-        return self.grid.null_space
+    mask = _from_grid("mask")
+    index = _from_grid("index")
+    walls = _from_grid("walls")
+    components = _from_grid("components")
+    singular_components = _from_grid("singular_components")
+    null_space = _from_grid("null_space")
 
     @property
     def n(self) -> int:
