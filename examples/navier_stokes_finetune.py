@@ -26,6 +26,7 @@ import torch
 from pdeml.bench.spectral_refiner import plot_history, plot_panels, problem
 from pdeml.device import resolve_device
 from pdeml.io import write_json_atomic
+from pdeml.losses import relative_l2
 from pdeml.models.workflow import load_run
 from pdeml.refine import SpectralRefiner, ns_error_estimate, ns_estimator
 from pdeml.report import markdown_table
@@ -94,10 +95,8 @@ def main(argv=None) -> int:
     size = torch.linalg.vector_norm(known[..., -1], dim=(1, 2)) / known.shape[1]
     bound_rel = bound_before.total / size
 
-    def rel(a: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(a - truth, dim=(1, 2, 3)) / torch.linalg.vector_norm(truth, dim=(1, 2, 3))
-
-    before, after = rel(result.initial), rel(result.prediction)
+    before = relative_l2(result.initial, truth, reduction="none")
+    after = relative_l2(result.prediction, truth, reduction="none")
     rows = [{"sample": k, "rel_l2_sfno": float(before[i]), "rel_l2_refined": float(after[i]),
              "estimator_sfno": float(result.initial_estimate[i]), "estimator_refined": float(result.final_estimate[i]),
              "estimator_reference": float(est_truth[i]),

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
-from pdeml.bench.spectral_refiner import NU, problem, windows
+from pdeml.bench.spectral_refiner import NU, problem
 from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
 from pdeml.device import resolve_device
 from pdeml.io import write_json_atomic
 from pdeml.losses import relative_l2
 from pdeml.models import NormalizedOperator, build, count_parameters
 from pdeml.models.workflow import operator_objective
-from pdeml.solvers.spectral import downsample
+from pdeml.solvers.spectral import downsample, windows
 from pdeml.train import Trainer
 
 

@@ -22,12 +22,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from pdeml import problems  # noqa: E402
+from pdeml.problems.obstacles import random_mask, random_velocity  # noqa: E402
 from pdeml.solvers.pressure import (  # noqa: E402
     divergence,
     pressure_gradient,
     pressure_system,
-    random_mask,
-    random_velocity,
     solve_pressure,
 )
 

@@ -22,8 +22,8 @@ from pdeml.linalg import (
     ritz_rhs,
     ritz_vectors,
 )
+from pdeml.problems.obstacles import random_mask
 from pdeml.problems.pressure import PressureSystem
-from pdeml.solvers.pressure import random_mask
 
 
 def _scipy_cg_iterations(A, b, **kw):

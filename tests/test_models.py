@@ -46,3 +46,35 @@ def test_load_run_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no config.json"):
         load_run(tmp_path / "empty")
+
+
+def test_run_from_a_preset_stores_and_reloads_the_resolved_arguments(tmp_path, monkeypatch):
+    import json
+
+    from pdeml.models import mgno
+    from pdeml.models.workflow import RunSpec, train_operator
+    from pdeml.train import load_checkpoint
+
+    monkeypatch.setenv("PDEML_DATA", str(tmp_path / "cache"))
+    spec = RunSpec.from_dict({
+        "data": {"problem": "darcy", "resolution": 16, "n_train": 8, "n_test": 2, "batch_size": 8},
+        "model": {"name": "mgno", "preset": "darcy", "levels": 3, "pre_smoothing": [1, 1, 1],
+                  "post_smoothing": [0, 0, 0]},
+        "train": {"epochs": 1, "device": "cpu", "progress": False},
+    })
+    run = train_operator(spec, tmp_path / "run", progress=False)
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert "preset" not in stored and stored["channels_u"] == 24 and stored["n_layers"] == 4
+    assert json.loads(load_checkpoint(tmp_path / "run" / "model.pt")["model_config"]) == stored
+
+    # a later edit of the preset table must not change what the old run rebuilds
+    monkeypatch.setitem(mgno.PRESETS, "darcy", {**mgno.PRESETS["darcy"], "channels_u": 8, "n_layers": 2,
+                                                "activation": "relu"})
+    assert len(build("mgno", preset="darcy", levels=3, pre_smoothing=[1, 1, 1],
+                 post_smoothing=[0, 0, 0]).mgconvs) == 2
+    loaded = load_run(tmp_path / "run", device="cpu")
+    saved = run.model.cpu().eval()
+    assert {k: v.shape for k, v in loaded.state_dict().items()} == {k: v.shape for k, v in saved.state_dict().items()}
+    x = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), saved(x))

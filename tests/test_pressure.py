@@ -5,13 +5,12 @@ import scipy.sparse.linalg as spla
 import torch
 
 from pdeml import problems
+from pdeml.problems.obstacles import random_mask, random_velocity
 from pdeml.solvers.pressure import (
     divergence,
     largest_fluid_component,
     pressure_gradient,
     pressure_system,
-    random_mask,
-    random_velocity,
     solve_pressure,
 )
 

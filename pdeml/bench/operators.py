@@ -30,6 +30,7 @@ from pdeml.device import resolve_device
 from pdeml.losses import relative_h1, relative_l2
 from pdeml.models import NormalizedOperator, build, count_parameters
 from pdeml.models.workflow import evaluate_model, operator_objective, predict
+from pdeml.solvers.spectral import windows
 from pdeml.train import Trainer
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -169,11 +170,8 @@ def _darcy(preset: str, device: torch.device, progress: bool | None, out: str | 
 
 def _ns_windows(traj: torch.Tensor, t_in: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every (t_in frames -> next frame) window of trajectories (B, 1, s, s, T)."""
-    xs, ys = [], []
-    for t in range(t_in, traj.shape[-1]):
-        xs.append(traj[:, 0, :, :, t - t_in:t].permute(0, 3, 1, 2))
-        ys.append(traj[:, :, :, :, t])
-    return torch.cat(xs), torch.cat(ys)
+    x, y = windows(traj[:, 0], t_in, 1, 1)
+    return x.permute(0, 3, 1, 2).contiguous(), y.permute(0, 3, 1, 2).contiguous()
 
 
 @torch.no_grad()

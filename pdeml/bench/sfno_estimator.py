@@ -37,14 +37,12 @@ from pdeml.bench.spectral_refiner import (
     NU,
     _forcing,
     _predict,
-    _rel_l2,
     _spearman,
     trajectories,
-    windows,
 )
 from pdeml.data import DeviceDataset, DeviceLoader
 from pdeml.device import resolve_device
-from pdeml.losses import sobolev_norm
+from pdeml.losses import relative_l2, sobolev_norm
 from pdeml.models import build
 from pdeml.models.workflow import operator_objective
 from pdeml.refine import (
@@ -55,7 +53,7 @@ from pdeml.refine import (
     ns_estimator,
     ns_residual,
 )
-from pdeml.solvers.spectral import downsample, navier_stokes_2d
+from pdeml.solvers.spectral import downsample, navier_stokes_2d, windows
 from pdeml.train import Trainer
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -203,7 +201,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                 w_t = torch.cat([model.time_derivative(tx[i:i + 4].float().to(dev), t_out)
                                  for i in range(0, tx.shape[0], 4)]).double().cpu() / h
             err_frames = _l2_frames(pred - ty)
-            rel = _rel_l2(pred, ty)
+            rel = relative_l2(pred, ty, reduction="none")
             known = tx[..., -p:]
             window = torch.cat([known, pred], dim=-1)
             R = ns_residual(window, h, NU, f)
@@ -227,8 +225,8 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             e_scale = (sobolev_norm(pred - ty, -1.0, (1, 2), alpha=ALPHA, time_dim=-1, dt=h)
                        / sobolev_norm(pred - ty, 0.0, (1, 2), time_dim=-1, dt=h))
             r_scale = samples["h-1"][-len(rel):], samples["l2"][-len(rel):]
-            first = _rel_l2(pred[..., :1], ty[..., :1])
-            last = _rel_l2(pred[..., -1:], ty[..., -1:])
+            first = relative_l2(pred[..., :1], ty[..., :1], reduction="none")
+            last = relative_l2(pred[..., -1:], ty[..., -1:], reduction="none")
             rows.append({"row": f"width {run_cfg['width']}, epoch {epoch}", "rel_l2": float(rel.mean()),
                          "rel_l2_first_frame": float(first.mean()), "rel_l2_last_frame": float(last.mean()),
                          "h-1": float(np.mean(samples["h-1"][-len(rel):])),

@@ -38,11 +38,12 @@ from torch import Tensor
 
 from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
 from pdeml.device import resolve_device
+from pdeml.losses import relative_l2
 from pdeml.models import build, count_parameters
 from pdeml.models.workflow import operator_objective
 from pdeml.problems.navier_stokes import NavierStokes2D
 from pdeml.refine import SpectralRefiner, ns_estimator
-from pdeml.solvers.spectral import downsample, navier_stokes_2d
+from pdeml.solvers.spectral import downsample, navier_stokes_2d, spectral_upsample, windows
 from pdeml.train import Trainer
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -89,33 +90,6 @@ def trajectories(d: dict[str, Any], progress: bool | None) -> Tensor:
                           progress=progress, workers=2)
     data = load_dataset(path)
     return torch.cat([data.x[:, 0, :, :, None], data.y[:, 0]], dim=-1)
-
-
-def windows(traj: Tensor, t_in: int, t_out: int, stride: int) -> tuple[Tensor, Tensor]:
-    """Every ``t_in -> t_out`` window (start every ``stride`` frames) of ``(B, s, s, F)`` trajectories."""
-    xs, ys = [], []
-    for s in range(0, traj.shape[-1] - t_in - t_out + 1, stride):
-        xs.append(traj[..., s:s + t_in])
-        ys.append(traj[..., s + t_in:s + t_in + t_out])
-    return torch.cat(xs), torch.cat(ys)
-
-
-def spectral_upsample(w: Tensor, n: int) -> Tensor:
-    """Trigonometric interpolation of periodic fields ``(..., m, m)`` onto ``n x n`` (n >= m, both even)."""
-    m = w.shape[-1]
-    if m == n:
-        return w
-    w_hat = torch.fft.rfft2(w)
-    out = torch.zeros(*w.shape[:-2], n, n // 2 + 1, dtype=w_hat.dtype, device=w.device)
-    h = m // 2
-    out[..., :h, :h] = w_hat[..., :h, :h]
-    out[..., n - h + 1:, :h] = w_hat[..., m - h + 1:, :h]  # the coarse Nyquist row is dropped
-    return torch.fft.irfft2(out, s=(n, n)) * (n / m) ** 2
-
-
-def _rel_l2(pred: Tensor, truth: Tensor) -> Tensor:
-    dims = tuple(range(1, pred.ndim))
-    return torch.linalg.vector_norm(pred - truth, dim=dims) / torch.linalg.vector_norm(truth, dim=dims)
 
 
 def _spearman(a, b) -> float:
@@ -249,7 +223,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
         model.load_state_dict(state)
         pred = _predict(model, test_x.float().to(dev), t_out).cpu()
         epochs_est += estimate(pred).tolist()
-        epochs_err += _rel_l2(pred.double(), test_y).tolist()
+        epochs_err += relative_l2(pred.double(), test_y, reduction="none").tolist()
     model.load_state_dict(snapshots[-1])
 
     # -- SFNO inference time and refinement ----------------------------------------------------
@@ -262,7 +236,8 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     refiner = SpectralRefiner(model, nu=NU, dt=frame_dt, forcing=_forcing, modes=rcfg["modes"], steps=rcfg["steps"])
     res = refiner.refine(xb, t_out, target=test_y.to(dev), batch_size=1, progress=progress)
     refined = res.prediction
-    err_before, err_after = _rel_l2(sfno_pred, test_y), _rel_l2(refined, test_y)
+    err_before = relative_l2(sfno_pred, test_y, reduction="none")
+    err_after = relative_l2(refined, test_y, reduction="none")
     est_truth = estimate(test_y)
     per_sample_s = res.seconds / xb.shape[0]
 
@@ -277,14 +252,14 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     # -- the reference solver: same horizon, then coarser runs ---------------------------------
     w0 = test_x[..., -1]
     ref_pred, ref_s = solve_window(w0, s, d["dt"], frame_dt, t_out)
-    ref_err = float(_rel_l2(ref_pred, test_y).mean())  # reproduces the data: ~ float32 storage
+    ref_err = float(relative_l2(ref_pred, test_y, reduction="none").mean())  # reproduces the data: ~ float32 storage
     coarse = []
     for res_c, dt_c in cfg["coarse"]:
         try:
             pred_c, sec_c = solve_window(w0, res_c, dt_c, frame_dt, t_out)
         except (FloatingPointError, ValueError):  # unstable at this step size: not a candidate
             continue
-        coarse.append((sec_c, float(_rel_l2(pred_c, test_y).mean()), res_c, dt_c))
+        coarse.append((sec_c, float(relative_l2(pred_c, test_y, reduction="none").mean()), res_c, dt_c))
     target_err = float(err_after.mean())
     matching = [c for c in coarse if c[1] <= target_err]
     cheapest = min(matching) if matching else None
@@ -315,4 +290,4 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     return rows
 
 
-__all__ = ["PRESETS", "plot_history", "plot_panels", "problem", "run", "solve_window", "spectral_upsample", "trajectories", "windows"]
+__all__ = ["PRESETS", "plot_history", "plot_panels", "problem", "run", "solve_window", "trajectories"]

@@ -44,7 +44,7 @@ from pdeml.device import resolve_device
 from pdeml.linalg.coarse import jacobi_bound, matrix_on_grid
 from pdeml.linalg.ritz import ritz_vectors
 from pdeml.linalg.training import RitzDraws
-from pdeml.solvers.pressure import PressureLinearSystem, PressureOperator
+from pdeml.solvers.pressure import FluidGrid, PressureLinearSystem, PressureOperator
 from pdeml.train import Trainer, TrainResult
 
 MODEL_NAME = "multigrid-smoother"
@@ -146,11 +146,10 @@ class Level:
 def neighbour_table(mask: np.ndarray, offsets: Sequence[tuple[int, ...]]) -> np.ndarray:
     """``(T, n)``: the unknown at ``cell + offset_t`` of each unknown (C order), ``n`` where that
     cell is outside the grid or not an unknown."""
-    n = int(mask.sum())
-    index = np.full(mask.shape, n, dtype=np.int64)
-    index[mask] = np.arange(n)
-    padded = np.pad(index, 1, constant_values=n)
-    coords = np.nonzero(mask)
+    grid = FluidGrid(mask)
+    n = grid.n
+    padded = np.pad(np.where(grid.mask, grid.index, n), 1, constant_values=n)
+    coords = np.nonzero(grid.mask)
     out = np.empty((len(offsets), n), dtype=np.int64)
     for t, off in enumerate(offsets):
         out[t] = padded[tuple(c + 1 + o for c, o in zip(coords, off))]
@@ -162,9 +161,7 @@ def _coarse_grid(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cs = tuple((s + 1) // 2 for s in mask.shape)
     m = np.pad(mask, [(0, 2 * c - s) for s, c in zip(mask.shape, cs)])
     coarse = m.reshape([x for c in cs for x in (c, 2)]).any(axis=tuple(range(1, 2 * mask.ndim, 2)))
-    cindex = np.full(coarse.shape, -1, dtype=np.int64)
-    cindex[coarse] = np.arange(int(coarse.sum()))
-    agg = cindex[tuple(c // 2 for c in np.nonzero(mask))]
+    agg = FluidGrid(coarse).index[tuple(c // 2 for c in np.nonzero(mask))]
     return coarse, agg
 
 

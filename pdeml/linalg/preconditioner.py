@@ -32,7 +32,7 @@ def fluid_grid_of(grid: Any = None, *, mask: Any = None,
             system = system.system
         if not isinstance(system, PressureLinearSystem):
             raise TypeError(f"system must be a PressureLinearSystem or PressureOperator, got {type(system).__name__}")
-        return FluidGrid(system.mask)
+        return system.grid
     if mask is not None:
         return FluidGrid(mask)
     if isinstance(grid, FluidGrid):
@@ -73,10 +73,8 @@ class DeepPreconditioner(spla.LinearOperator):
             raise ValueError(f"the network is {dim}D but the grid {self.fluid.shape} is {len(self.fluid.shape)}D")
         self.n = self.fluid.n
         super().__init__(dtype=np.float64, shape=(self.n, self.n))
-        if isinstance(system, PressureOperator):
-            system = system.system
-        self._projector = system.torch_operator(dtype=torch.float64) if (
-            system is not None and system.is_singular) else None
+        # the null space of system= is projected out of every output (self.fluid is then its grid)
+        self._project = system is not None and self.fluid.null_space is not None
         param = next(model.parameters(), None)
         self.device = param.device if param is not None else torch.device("cpu")
         self.net_dtype = param.dtype if param is not None else torch.float32
@@ -93,8 +91,8 @@ class DeepPreconditioner(spla.LinearOperator):
         _, mask = self.fluid.buffers(self.device, self.net_dtype)
         q = self.fluid.to_flat(self.model(u, mask)).to(device=r.device, dtype=r.dtype)
         q = q * (norms > 0)
-        if self._projector is not None:
-            q = self._projector.project(q)
+        if self._project:
+            q = self.fluid.project(q)
         return q
 
     def __call__(self, r: Any) -> Any:

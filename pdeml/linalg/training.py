@@ -20,11 +20,8 @@ from torch import nn
 from pdeml.device import resolve_device
 from pdeml.linalg.network import DCDMNet
 from pdeml.linalg.ritz import ritz_coefficient_weights, ritz_vectors
-from pdeml.solvers.pressure import (
-    PressureLinearSystem,
-    divergence,
-    random_velocity,
-)
+from pdeml.problems.obstacles import random_velocity
+from pdeml.solvers.pressure import PressureLinearSystem, divergence
 from pdeml.train import Trainer, TrainResult
 from pdeml.train.checkpoint import CheckpointError, load_checkpoint, load_model_state
 

@@ -29,6 +29,22 @@ def build(name: str, **config: Any) -> nn.Module:
         raise TypeError(f"bad configuration for model {name!r}: {err}") from err
 
 
+def resolve_preset(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its ``preset`` replaced by the constructor arguments it stands for.
+
+    A run stores the result, so a later edit of a preset table never changes what an old run
+    rebuilds. Builders with presets expose ``builder.arguments(preset=None, **config)``.
+    """
+    cfg = dict(config)
+    preset = cfg.pop("preset", None)
+    if preset is None:
+        return cfg
+    arguments = getattr(MODELS.get(name), "arguments", None)
+    if arguments is None:
+        raise ValueError(f"model {name!r} has no presets, got preset={preset!r}")
+    return arguments(preset, **cfg)
+
+
 def names() -> list[str]:
     return MODELS.names()
 
@@ -38,4 +54,4 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["MODELS", "NormalizedOperator", "build", "count_parameters", "names"]
+__all__ = ["MODELS", "NormalizedOperator", "build", "count_parameters", "names", "resolve_preset"]

@@ -197,11 +197,17 @@ class LSM(nn.Module):
         return self.fc2(F.gelu(self.fc1(h.movedim(1, -1)))).movedim(-1, 1)
 
 
-def build_lsm(preset: str | None = None, **config: Any) -> LSM:
-    """LSM from keyword arguments; ``preset="darcy"`` fills in the authors' Darcy settings
+def lsm_arguments(preset: str | None = None, **config: Any) -> dict[str, Any]:
+    """LSM constructor arguments: ``preset="darcy"`` fills in the authors' Darcy settings
     (explicit arguments override it)."""
-    values = with_preset("LSM", PRESETS, preset, config)
-    return LSM(**values)
+    return with_preset("LSM", PRESETS, preset, config)
 
 
-__all__ = ["LSM", "PRESETS", "NeuralSpectralBlock", "build_lsm"]
+def build_lsm(preset: str | None = None, **config: Any) -> LSM:
+    """LSM from keyword arguments (see :func:`lsm_arguments` for ``preset``)."""
+    return LSM(**lsm_arguments(preset, **config))
+
+
+build_lsm.arguments = lsm_arguments  # type: ignore[attr-defined]
+
+__all__ = ["LSM", "PRESETS", "NeuralSpectralBlock", "build_lsm", "lsm_arguments"]

@@ -270,12 +270,19 @@ class MgNO(nn.Module):
         return out + x if self.residual else out
 
 
-def build_mgno(preset: str | None = None, **config: Any) -> MgNO:
-    """MgNO from keyword arguments; ``preset="darcy"`` fills in the paper's Darcy configuration
+def mgno_arguments(preset: str | None = None, **config: Any) -> dict[str, Any]:
+    """MgNO constructor arguments: ``preset="darcy"`` fills in the paper's Darcy configuration
     (explicit arguments override it)."""
-    values = with_preset("MgNO", PRESETS, preset, config)
-    return MgNO(**values)
+    return with_preset("MgNO", PRESETS, preset, config)
+
+
+def build_mgno(preset: str | None = None, **config: Any) -> MgNO:
+    """MgNO from keyword arguments (see :func:`mgno_arguments` for ``preset``)."""
+    return MgNO(**mgno_arguments(preset, **config))
+
+
+build_mgno.arguments = mgno_arguments  # type: ignore[attr-defined]
 
 
 __all__ = ["MgConv", "MgNO", "PRESETS", "Prolongation", "Smoother", "build_mgno", "level_sizes",
-           "min_grid_size"]
+           "mgno_arguments", "min_grid_size"]

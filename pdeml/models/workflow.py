@@ -120,11 +120,15 @@ class RunSpec:
                    TrainConfig.from_dict(values.get("train", {})))
 
     def model_config(self, in_channels: int, out_channels: int) -> dict[str, Any]:
+        """The stored model configuration: ``name``, ``normalize`` and the full constructor
+        arguments (a ``preset`` expanded, so loading never reads the current preset table)."""
+        from pdeml.models import resolve_preset
+
         cfg = dict(self.model)
+        name = cfg.pop("name")
         cfg.setdefault("in_channels", in_channels)
         cfg.setdefault("out_channels", out_channels)
-        cfg["normalize"] = self.data.normalize
-        return cfg
+        return {"name": name, **resolve_preset(name, cfg), "normalize": self.data.normalize}
 
 
 def build_operator(model_config: dict[str, Any]) -> NormalizedOperator:

@@ -19,15 +19,13 @@ from typing import Any
 import numpy as np
 
 from pdeml.problems.base import Problem
+from pdeml.problems.obstacles import OBSTACLE_KINDS, random_mask, random_velocity
 from pdeml.solvers.pressure import (
-    OBSTACLE_KINDS,
     PressureLinearSystem,
     divergence,
     largest_fluid_component,
     normalize_walls,
     pressure_system,
-    random_mask,
-    random_velocity,
     solve_pressure,
 )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from pdeml.losses import relative_l2
 from pdeml.models.sfno import SFNO, corner_slices
 from pdeml.refine.residual import ALPHA, STENCILS, forcing_on_grid, ns_residual, residual_norm
 
@@ -266,7 +267,7 @@ class SpectralRefiner:
             est = loss_of(pred)
             history.append(est.detach())
             if target is not None:
-                errors.append(_rel_l2(pred.detach(), target))
+                errors.append(relative_l2(pred.detach(), target, reduction="none"))
             (est / scale0).sum().backward()  # samples are independent: the sum keeps their gradients apart
             optimizer.step()
             bar.update(v.shape[0])
@@ -274,7 +275,7 @@ class SpectralRefiner:
             final = forward()
             history.append(loss_of(final))
             if target is not None:
-                errors.append(_rel_l2(final, target))
+                errors.append(relative_l2(final, target, reduction="none"))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
@@ -311,7 +312,7 @@ class SpectralRefiner:
 
         history, errors = [scale0.clone()], []
         if target is not None:
-            errors.append(_rel_l2(initial, target))
+            errors.append(relative_l2(initial, target, reduction="none"))
         for _ in range(self.steps):
             if self.rtol and bool(torch.all(history[-1] <= self.rtol * scale0)):
                 break
@@ -320,7 +321,7 @@ class SpectralRefiner:
                 pred = forward()
                 history.append(loss_of(pred))
                 if target is not None:
-                    errors.append(_rel_l2(pred, target))
+                    errors.append(relative_l2(pred, target, reduction="none"))
             bar.update(initial.shape[0])
             if len(history) > 2 and bool(torch.all(history[-1] >= history[-2])):
                 break  # no progress left at this precision
@@ -337,11 +338,6 @@ def _cat_columns(parts: list[Tensor]) -> Tensor:
     """Stack per-batch histories ``(b_i, steps_i)`` that stopped early, repeating each one's last value."""
     width = max(p.shape[1] for p in parts)
     return torch.cat([torch.cat([p, p[:, -1:].expand(-1, width - p.shape[1])], dim=1) for p in parts])
-
-
-def _rel_l2(pred: Tensor, target: Tensor) -> Tensor:
-    dims = tuple(range(1, pred.ndim))
-    return torch.linalg.vector_norm(pred - target, dim=dims) / torch.linalg.vector_norm(target, dim=dims)
 
 
 __all__ = ["RefineResult", "SpectralRefiner"]

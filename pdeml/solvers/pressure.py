@@ -19,8 +19,9 @@ right-hand sides onto the range; :class:`PressureOperator` applies ``A`` matrix-
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +36,6 @@ AXIS_NAMES = "xyz"
 WALL_KINDS = ("dirichlet", "neumann")
 WALL_PRESETS = ("dirichlet", "neumann", "open_top")
 DIRICHLET_WEIGHTS = {"ghost": 1.0, "face": 2.0}
-OBSTACLE_KINDS = ("none", "spheres", "boxes", "blobs", "mixed")
 
 Walls = tuple[tuple[str, str], ...]
 
@@ -58,77 +58,6 @@ def check_mask(mask: Any) -> np.ndarray:
     return arr
 
 
-def _cell_centres(shape: tuple[int, ...]) -> list[np.ndarray]:
-    # lengths in units of the longest side, so obstacles keep their shape on non-cubic grids
-    L = max(shape)
-    return list(np.meshgrid(*[(np.arange(n) + 0.5) / L for n in shape], indexing="ij", sparse=True))
-
-
-def _extent(shape: tuple[int, ...]) -> np.ndarray:
-    return np.asarray(shape, dtype=float) / max(shape)
-
-
-def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(int(n) for n in shape)
-    if len(shape) not in (2, 3) or min(shape) < 1:
-        raise ValueError(f"grid shape must have 2 or 3 positive sides, got {shape}")
-    return shape
-
-
-def sphere_obstacles(rng: np.random.Generator, shape: Sequence[int], count: int,
-                     radius: tuple[float, float] = (0.06, 0.18)) -> np.ndarray:
-    """Fluid mask ``shape`` with ``count`` solid disks (2D) / spheres (3D).
-
-    Centres are uniform in the domain, radii uniform in ``radius`` (fractions of the longest side).
-    """
-    shape = _check_shape(shape)
-    coords, ext = _cell_centres(shape), _extent(shape)
-    fluid = np.ones(shape, dtype=bool)
-    for _ in range(int(count)):
-        centre = rng.uniform(0.0, ext)
-        r = rng.uniform(*radius)
-        dist2 = sum((c - x0) ** 2 for c, x0 in zip(coords, centre))
-        fluid &= dist2 > r * r
-    return fluid
-
-
-def box_obstacles(rng: np.random.Generator, shape: Sequence[int], count: int,
-                  half_size: tuple[float, float] = (0.04, 0.15)) -> np.ndarray:
-    """Fluid mask ``shape`` with ``count`` solid axis-aligned boxes (half-sides uniform in ``half_size``)."""
-    shape = _check_shape(shape)
-    coords, ext = _cell_centres(shape), _extent(shape)
-    fluid = np.ones(shape, dtype=bool)
-    for _ in range(int(count)):
-        centre = rng.uniform(0.0, ext)
-        half = rng.uniform(*half_size, size=len(shape))
-        inside = np.ones(shape, dtype=bool)
-        for c, x0, hw in zip(coords, centre, half):
-            inside = inside & (np.abs(c - x0) <= hw)
-        fluid &= ~inside
-    return fluid
-
-
-def smooth_random_field(rng: np.random.Generator, shape: Sequence[int], length_scale: float = 0.08) -> np.ndarray:
-    """Zero-mean, unit-variance smooth random field: white noise blurred by a Gaussian of width
-    ``length_scale`` (fraction of the longest side; reflecting edges, so no periodicity is implied)."""
-    shape = tuple(int(n) for n in shape)
-    sigma = max(float(length_scale) * max(shape), 1e-12)
-    field_ = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="reflect")
-    field_ -= field_.mean()
-    std = field_.std()
-    return field_ / std if std > 0 else field_
-
-
-def blob_obstacles(rng: np.random.Generator, shape: Sequence[int], solid_fraction: float = 0.25,
-                   length_scale: float = 0.08) -> np.ndarray:
-    """Fluid mask with random blobs: a smooth random field thresholded so that ``solid_fraction``
-    of the cells are solid."""
-    if not 0.0 <= solid_fraction < 1.0:
-        raise ValueError(f"solid_fraction must be in [0, 1), got {solid_fraction}")
-    f = smooth_random_field(rng, _check_shape(shape), length_scale)
-    return f <= np.quantile(f, 1.0 - solid_fraction)
-
-
 def largest_fluid_component(mask: Any) -> np.ndarray:
     """``mask`` with only its largest face-connected fluid region kept (the rest becomes solid)."""
     mask = check_mask(mask)
@@ -137,41 +66,6 @@ def largest_fluid_component(mask: Any) -> np.ndarray:
         return mask.copy()
     sizes = np.bincount(labels.ravel())[1:]
     return labels == (int(np.argmax(sizes)) + 1)
-
-
-def random_mask(rng: np.random.Generator, shape: Sequence[int], kind: str = "mixed", count: int = 4,
-                solid_fraction: float = 0.2, min_fluid_fraction: float = 0.3,
-                max_tries: int = 100) -> np.ndarray:
-    """A random fluid mask ``shape`` (bool, True = fluid) drawn with ``rng``.
-
-    ``kind``: ``"none"`` (no obstacles), ``"spheres"``, ``"boxes"`` (``count`` of each),
-    ``"blobs"`` (thresholded smooth field, ``solid_fraction`` solid; ``count`` unused) or
-    ``"mixed"`` (``count`` obstacles split between spheres and boxes, intersected with blobs of
-    half the ``solid_fraction``). Draws again until at least ``min_fluid_fraction`` of the cells
-    are fluid, so the result depends only on ``rng``'s state.
-    """
-    shape = _check_shape(shape)
-    if kind not in OBSTACLE_KINDS:
-        raise ValueError(f"unknown obstacle kind {kind!r}; known kinds: {', '.join(OBSTACLE_KINDS)}")
-    if int(count) < 0:
-        raise ValueError(f"obstacle count must be >= 0, got {count}")
-    for _ in range(max_tries):
-        if kind == "none":
-            fluid = np.ones(shape, dtype=bool)
-        elif kind == "spheres":
-            fluid = sphere_obstacles(rng, shape, count)
-        elif kind == "boxes":
-            fluid = box_obstacles(rng, shape, count)
-        elif kind == "blobs":
-            fluid = blob_obstacles(rng, shape, solid_fraction)
-        else:
-            n_spheres = (int(count) + 1) // 2
-            fluid = (sphere_obstacles(rng, shape, n_spheres) & box_obstacles(rng, shape, int(count) - n_spheres)
-                     & blob_obstacles(rng, shape, 0.5 * solid_fraction))
-        if fluid.mean() >= min_fluid_fraction:
-            return fluid
-    raise RuntimeError(f"no {kind!r} mask with fluid fraction >= {min_fluid_fraction} in {max_tries} draws; "
-                       f"use fewer or smaller obstacles")
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +121,164 @@ def _face_slice(dim: int, axis: int, side: int) -> tuple[slice | int, ...]:
 
 
 # --------------------------------------------------------------------------------------------
+# fluid cells
+
+
+def _torch_of(x: Any) -> Any:
+    """The torch module if ``x`` is a tensor, else ``None`` (never imports torch)."""
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and torch.is_tensor(x) else None
+
+
+class FluidGrid:
+    """The fluid cells of a boolean ``mask``: their numbering (C order), the scatter of unknowns
+    ``(n,)`` / ``(B, n)`` onto grid fields ``(*grid)`` / ``(B, *grid)`` and the gather back, and
+    the projection onto the range of the pressure matrix.
+
+    ``walls`` (see :func:`normalize_walls`) places the null space: one constant per face-connected
+    fluid component that touches no Dirichlet wall. Without ``walls`` there is none (``project``
+    is the identity). Every map takes NumPy arrays or torch tensors (on their device and dtype;
+    autograd flows through); torch buffers are made once per device and dtype.
+
+    Attributes: ``mask``, ``shape``, ``n``, ``full`` (every cell is fluid), ``cells`` (flat C-order
+    grid index ``(n,)`` of each unknown), ``index`` (int64 grid, the unknown of each fluid cell,
+    ``-1`` in solids), and with ``walls``: ``walls``, ``components`` (int64 ``(n,)``, 0-based),
+    ``singular_components`` and ``null_space`` (CSC ``(n, k)``, orthonormal columns
+    ``1/sqrt(size)`` on singular component ``j``, or ``None``).
+    """
+
+    def __init__(self, mask: Any, walls: str | Mapping[str, str] | Sequence[Sequence[str]] | None = None):
+        mask = check_mask(mask)
+        self.mask = mask
+        self.shape = tuple(mask.shape)
+        self.n = int(mask.sum())
+        self.full = self.n == mask.size
+        self.cells = np.flatnonzero(mask)
+        self.index = np.full(mask.shape, -1, dtype=np.int64)
+        self.index[mask] = np.arange(self.n)
+        self.walls: Walls | None = None if walls is None else normalize_walls(walls, mask.ndim)
+        self.components: np.ndarray | None = None
+        self.singular_components = np.zeros(0, dtype=np.int64)
+        self.null_space: sp.csc_matrix | None = None
+        if self.walls is not None:
+            self._find_null_space()
+        self._torch: dict[tuple[Any, Any], dict[str, Any]] = {}
+
+    def _find_null_space(self) -> None:
+        # face connectivity, the stencil's; a component touching a Dirichlet wall is grounded
+        mask, d, n = self.mask, self.mask.ndim, self.n
+        labels, n_comp = ndimage.label(mask)
+        components = labels[mask].astype(np.int64) - 1
+        grounded = np.zeros(n_comp, dtype=bool)
+        for a in range(d):
+            for side in (0, 1):
+                if self.walls[a][side] == "dirichlet":
+                    touching = labels[_face_slice(d, a, side)]
+                    grounded[touching[touching > 0] - 1] = True
+        singular = np.flatnonzero(~grounded)
+        self.components, self.singular_components = components, singular
+        if singular.size:
+            col_of = np.full(n_comp, -1)
+            col_of[singular] = np.arange(singular.size)
+            member = np.flatnonzero(~grounded[components])
+            col = col_of[components[member]]
+            sizes = np.bincount(components, minlength=n_comp)[singular]
+            self.null_space = sp.csc_matrix((1.0 / np.sqrt(sizes[col]), (member, col)), shape=(n, singular.size))
+
+    def _check_unknowns(self, x: Any) -> None:
+        if x.ndim not in (1, 2) or x.shape[-1] != self.n:
+            raise ValueError(f"expected unknowns of shape ({self.n},) or (B, {self.n}), got {tuple(x.shape)}")
+
+    def _check_grid(self, u: Any) -> None:
+        d = len(self.shape)
+        if tuple(u.shape[u.ndim - d:]) != self.shape or u.ndim not in (d, d + 1):
+            raise ValueError(f"expected a grid array {self.shape} or (B, *{self.shape}), got {tuple(u.shape)}")
+
+    def buffers(self, device: Any, dtype: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cells, mask)`` as torch tensors on ``device``: int64 cell indices, the mask in ``dtype``."""
+        buf = self._buffers(device, dtype)
+        return buf["cells"], buf["mask"]
+
+    def _buffers(self, device: Any, dtype: Any) -> dict[str, Any]:
+        import torch
+
+        key = (torch.device(device), dtype)
+        if key not in self._torch:
+            buf = {"cells": torch.from_numpy(self.cells.astype(np.int64)).to(device),
+                   "mask": torch.from_numpy(self.mask.copy()).to(device=device, dtype=dtype)}
+            k = self.singular_components.size
+            if k:
+                # label per unknown: j for singular component j, k for the rest (their mean stays)
+                slot = np.full(self.components.max() + 1, k)
+                slot[self.singular_components] = np.arange(k)
+                labels = slot[self.components]
+                buf["labels"] = torch.from_numpy(labels.astype(np.int64)).to(device)
+                buf["counts"] = torch.from_numpy(np.bincount(labels, minlength=k + 1)[:k].astype(np.float64)).to(
+                    device=device, dtype=dtype)
+            self._torch[key] = buf
+        return self._torch[key]
+
+    def to_grid(self, x: Any, fill: float = 0.0) -> Any:
+        """Unknowns ``(n,)`` / ``(B, n)`` -> grid ``(*grid)`` / ``(B, *grid)``, ``fill`` in solids."""
+        torch = _torch_of(x)
+        x = x if torch is not None else np.asarray(x)
+        self._check_unknowns(x)
+        lead = tuple(x.shape[:-1])
+        if torch is None:
+            out = np.full((*lead, self.mask.size), fill, dtype=x.dtype)
+            out[..., self.cells] = x
+            return out.reshape(*lead, *self.shape)
+        if self.full:
+            return x.reshape(*lead, *self.shape)
+        cells = self._buffers(x.device, x.dtype)["cells"]
+        out = x.new_full((*lead, self.mask.size), fill).index_copy(x.dim() - 1, cells, x)
+        return out.reshape(*lead, *self.shape)
+
+    def to_flat(self, u: Any) -> Any:
+        """Grid ``(*grid)`` / ``(B, *grid)`` -> unknowns ``(n,)`` / ``(B, n)`` (solid values dropped)."""
+        torch = _torch_of(u)
+        u = u if torch is not None else np.asarray(u)
+        self._check_grid(u)
+        lead = tuple(u.shape[: u.ndim - len(self.shape)])
+        flat = u.reshape(*lead, -1)
+        if torch is None:
+            return flat[..., self.cells]
+        if self.full:
+            return flat
+        return flat.index_select(flat.dim() - 1, self._buffers(u.device, u.dtype)["cells"])
+
+    def project(self, x: Any) -> Any:
+        """``x - N N^T x`` for unknowns ``(n,)`` / ``(B, n)``: the mean removed on every singular
+        component (a copy of ``x`` when there is no null space)."""
+        torch = _torch_of(x)
+        x = x if torch is not None else np.asarray(x)
+        self._check_unknowns(x)
+        if torch is None:
+            if self.null_space is None:
+                return x.copy()
+            N = self.null_space
+            coef = (N.T @ x.T).T  # (k,) or (B, k)
+            return x - (N @ coef.T).T
+        k = self.singular_components.size
+        if k == 0:
+            return x.clone()
+        buf = self._buffers(x.device, x.dtype)
+        x2 = x.reshape(-1, self.n)
+        sums = x2.new_zeros((x2.shape[0], k + 1)).index_add(1, buf["labels"], x2)
+        # slot k collects the unknowns of definite components: their mean stays untouched (0)
+        means = torch.nn.functional.pad(sums[:, :k] / buf["counts"], (0, 1))
+        return (x2 - means.index_select(1, buf["labels"])).reshape(x.shape)
+
+    def __repr__(self) -> str:
+        return f"FluidGrid(shape={self.shape}, n={self.n}, null_space={self.singular_components.size})"
+
+
+# --------------------------------------------------------------------------------------------
 # the system
+
+
+def _from_grid(name: str) -> property:
+    return property(lambda self: getattr(self.grid, name), doc=f"``grid.{name}``")
 
 
 @dataclass
@@ -235,24 +286,22 @@ class PressureLinearSystem:
     """A pressure Poisson system on the fluid cells of ``mask`` (see the module docstring).
 
     ``matrix``: CSR ``(n, n)`` float64, the integer stencil ``h^2 (-Lap_h)``, SPD or SPSD;
-    ``mask``: bool ``grid_shape``; ``index``: int64 ``grid_shape``, the unknown of each fluid
-    cell (C order) and ``-1`` in solids; ``diagonal``: float64 ``grid_shape`` (0 in solids);
-    ``walls``: ``((low, high), ...)`` per axis; ``components``: int64 ``(n,)``, the 0-based
-    face-connected fluid component of each unknown; ``singular_components``: ids of the
-    components that touch no Dirichlet wall; ``null_space``: CSC ``(n, k)`` with orthonormal
-    columns (``1/sqrt(size)`` on singular component ``j``), or ``None`` if ``A`` is definite.
+    ``grid``: the :class:`FluidGrid` (mask, numbering, null space); ``diagonal``: float64
+    ``grid_shape`` (0 in solids). ``mask``, ``index``, ``walls``, ``components``,
+    ``singular_components`` and ``null_space`` read through to ``grid``.
     """
 
     matrix: sp.csr_matrix
-    mask: np.ndarray
-    index: np.ndarray
+    grid: FluidGrid
     diagonal: np.ndarray
-    walls: Walls
     dirichlet: str
-    components: np.ndarray
-    singular_components: np.ndarray
-    null_space: sp.csc_matrix | None
-    _cell_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    mask = _from_grid("mask")
+    index = _from_grid("index")
+    walls = _from_grid("walls")
+    components = _from_grid("components")
+    singular_components = _from_grid("singular_components")
+    null_space = _from_grid("null_space")
 
     @property
     def n(self) -> int:
@@ -274,26 +323,15 @@ class PressureLinearSystem:
     @property
     def fluid_cells(self) -> np.ndarray:
         """Flat C-order grid indices ``(n,)`` of the unknowns."""
-        if self._cell_ids is None:
-            self._cell_ids = np.flatnonzero(self.mask)
-        return self._cell_ids
+        return self.grid.cells
 
     def to_grid(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Unknowns ``(n,)`` or ``(B, n)`` -> grid ``(*grid)`` / ``(B, *grid)``, ``fill`` in solids."""
-        x = np.asarray(x)
-        if x.shape[-1] != self.n or x.ndim not in (1, 2):
-            raise ValueError(f"expected unknowns of shape ({self.n},) or (B, {self.n}), got {x.shape}")
-        out = np.full((*x.shape[:-1], self.mask.size), fill, dtype=x.dtype)
-        out[..., self.fluid_cells] = x
-        return out.reshape(*x.shape[:-1], *self.grid_shape)
+        return self.grid.to_grid(x, fill)
 
     def to_flat(self, u: np.ndarray) -> np.ndarray:
         """Grid values ``(*grid)`` or ``(B, *grid)`` -> unknowns ``(n,)`` / ``(B, n)`` (solid values dropped)."""
-        u = np.asarray(u)
-        d = self.dim
-        if u.shape[u.ndim - d:] != self.grid_shape or u.ndim not in (d, d + 1):
-            raise ValueError(f"expected a grid array {self.grid_shape} or (B, *{self.grid_shape}), got {u.shape}")
-        return u.reshape(*u.shape[: u.ndim - d], -1)[..., self.fluid_cells]
+        return self.grid.to_flat(u)
 
     def nullspace_residual(self, b: np.ndarray) -> float:
         """``||N^T b|| / ||b||`` (0 for a compatible right-hand side, or when ``A`` is definite)."""
@@ -306,14 +344,7 @@ class PressureLinearSystem:
     def project(self, b: np.ndarray) -> np.ndarray:
         """``b - N N^T b`` for ``b`` of shape ``(n,)`` or ``(B, n)``: removes the mean on every
         singular component, making ``A x = b`` solvable (identity when ``A`` is definite)."""
-        b = np.asarray(b)
-        if b.shape[-1] != self.n or b.ndim not in (1, 2):
-            raise ValueError(f"expected a right-hand side of shape ({self.n},) or (B, {self.n}), got {b.shape}")
-        if self.null_space is None:
-            return b.copy()
-        N = self.null_space
-        coef = (N.T @ b.T).T  # (k,) or (B, k)
-        return b - (N @ coef.T).T
+        return self.grid.project(b)
 
     def torch_operator(self, dtype: torch.dtype | None = None, device: Any = None) -> PressureOperator:
         """The matrix-free torch operator of this system (buffers in ``dtype``, default float32, on ``device``)."""
@@ -329,16 +360,12 @@ def pressure_system(mask: Any, walls: str | Mapping[str, str] | Sequence[Sequenc
     """Assemble the pressure system on the fluid cells of ``mask`` (bool ``(N, N)`` or ``(N, N, N)``,
     any side lengths; True = fluid). See :func:`normalize_walls` for ``walls`` and the module
     docstring for ``dirichlet`` (``"ghost"`` or ``"face"``)."""
-    mask = check_mask(mask)
-    d = mask.ndim
-    wall_kinds = normalize_walls(walls, d)
     if dirichlet not in DIRICHLET_WEIGHTS:
         raise ValueError(f"unknown dirichlet placement {dirichlet!r}; known: {', '.join(DIRICHLET_WEIGHTS)}")
+    grid = FluidGrid(mask, walls)
+    mask, index, n, wall_kinds = grid.mask, grid.index, grid.n, grid.walls
+    d = mask.ndim
     w_dir = DIRICHLET_WEIGHTS[dirichlet]
-
-    n = int(mask.sum())
-    index = np.full(mask.shape, -1, dtype=np.int64)
-    index[mask] = np.arange(n)
 
     diagonal = np.zeros(mask.shape)
     rows, cols = [], []
@@ -359,32 +386,11 @@ def pressure_system(mask: Any, walls: str | Mapping[str, str] | Sequence[Sequenc
                 diagonal[_face_slice(d, a, side)] += w_dir * mask[_face_slice(d, a, side)]
     rows_all = np.concatenate(rows + [np.arange(n)])
     cols_all = np.concatenate(cols + [np.arange(n)])
-    vals = np.concatenate([-np.ones(sum(r.size for r in rows)), diagonal[mask]])
+    vals = np.concatenate([-np.ones(sum(r.size for r in rows)), grid.to_flat(diagonal)])
     A = sp.csr_matrix((vals, (rows_all, cols_all)), shape=(n, n))
     A.sum_duplicates()
     A.sort_indices()
-
-    # connected fluid components (face connectivity, the stencil's) and which of them are singular
-    labels, n_comp = ndimage.label(mask)
-    components = labels[mask].astype(np.int64) - 1
-    grounded = np.zeros(n_comp, dtype=bool)
-    for a in range(d):
-        for side in (0, 1):
-            if wall_kinds[a][side] == "dirichlet":
-                touching = labels[_face_slice(d, a, side)]
-                grounded[touching[touching > 0] - 1] = True
-    singular = np.flatnonzero(~grounded)
-    null_space = None
-    if singular.size:
-        col_of = np.full(n_comp, -1)
-        col_of[singular] = np.arange(singular.size)
-        member = np.flatnonzero(~grounded[components])
-        col = col_of[components[member]]
-        sizes = np.bincount(components, minlength=n_comp)[singular]
-        null_space = sp.csc_matrix((1.0 / np.sqrt(sizes[col]), (member, col)), shape=(n, singular.size))
-    return PressureLinearSystem(matrix=A, mask=mask, index=index, diagonal=diagonal, walls=wall_kinds,
-                          dirichlet=dirichlet, components=components, singular_components=singular,
-                          null_space=null_space)
+    return PressureLinearSystem(matrix=A, grid=grid, diagonal=diagonal, dirichlet=dirichlet)
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,56 +516,8 @@ def divergence(system: PressureLinearSystem, velocity: Sequence[np.ndarray]) -> 
     return system.to_flat(total)
 
 
-def random_velocity(rng: np.random.Generator, system: PressureLinearSystem, length_scale: float = 0.1) -> list[np.ndarray]:
-    """Smooth random staggered velocity (unit variance per component, ``length_scale`` a fraction
-    of the longest side) with zero normal velocity on closed faces (solids, Neumann walls)."""
-    return [np.where(w > 0, smooth_random_field(rng, w.shape, length_scale), 0.0) for w in face_weights(system)]
-
-
 # --------------------------------------------------------------------------------------------
 # matrix-free torch operator
-
-
-class FluidGrid:
-    """The map between fluid unknowns ``(n,)`` / ``(B, n)`` (C order) and grid fields ``(*grid)`` /
-    ``(B, *grid)`` of a boolean fluid ``mask``."""
-
-    def __init__(self, mask: Any):
-        import torch
-
-        mask = check_mask(mask)
-        self.mask = mask
-        self.shape = tuple(mask.shape)
-        self.n = int(mask.sum())
-        self.full = self.n == mask.size
-        self._cells = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
-        self._mask = torch.from_numpy(mask.copy())
-        self._cache: dict[tuple[Any, Any], tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def buffers(self, device: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(cells, mask)``: the flat fluid cell indices and the mask as ``dtype``, on ``device``."""
-        import torch
-
-        key = (torch.device(device), dtype)
-        if key not in self._cache:
-            self._cache[key] = (self._cells.to(device), self._mask.to(device=device, dtype=dtype))
-        return self._cache[key]
-
-    def to_grid(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, n)`` unknowns -> ``(B, *grid)`` fields with 0 in solids."""
-        if self.full:
-            return x.reshape(x.shape[0], *self.shape)
-        cells, _ = self.buffers(x.device, x.dtype)
-        out = x.new_zeros((x.shape[0], self._mask.numel())).index_copy(1, cells, x)
-        return out.reshape(x.shape[0], *self.shape)
-
-    def to_flat(self, u: torch.Tensor) -> torch.Tensor:
-        """``(B, *grid)`` fields -> ``(B, n)`` unknowns."""
-        flat = u.reshape(u.shape[0], -1)
-        if self.full:
-            return flat
-        cells, _ = self.buffers(u.device, u.dtype)
-        return flat.index_select(1, cells)
 
 
 class PressureOperator:
@@ -576,43 +534,27 @@ class PressureOperator:
         import torch
 
         self.system = system
+        self.grid = system.grid
         self.grid_shape = system.grid_shape
         self.n = system.n
         self.dtype = dtype or torch.float32
         self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.fluid = FluidGrid(system.mask)
-        self._host = {
-            "mask": torch.from_numpy(system.mask.copy()),
-            "diagonal": torch.from_numpy(system.diagonal.copy()),
-        }
-        # label per unknown for the projection: j for singular component j, k for the rest
-        k = system.singular_components.size
-        slot = np.full(system.components.max() + 1, k)
-        slot[system.singular_components] = np.arange(k)
-        labels = slot[system.components]
-        self._n_singular = k
-        self._host["labels"] = torch.from_numpy(labels.astype(np.int64))
-        self._host["counts"] = torch.from_numpy(np.bincount(labels, minlength=k + 1)[:k].astype(np.float64))
-        self._cache: dict[tuple[Any, Any], dict[str, torch.Tensor]] = {}
+        self._diagonal = torch.from_numpy(system.diagonal.copy())
+        self._cache: dict[tuple[Any, Any], torch.Tensor] = {}
         self._buffers(self.device, self.dtype)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (self.n, self.n)
 
-    def _buffers(self, device: Any, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    def _buffers(self, device: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mask, diagonal)`` in ``dtype`` on ``device``."""
         import torch
 
         key = (torch.device(device), dtype)
         if key not in self._cache:
-            h = self._host
-            self._cache[key] = {
-                "mask": h["mask"].to(device=device, dtype=dtype),
-                "diagonal": h["diagonal"].to(device=device, dtype=dtype),
-                "labels": h["labels"].to(device=device),
-                "counts": h["counts"].to(device=device, dtype=dtype),
-            }
-        return self._cache[key]
+            self._cache[key] = self._diagonal.to(device=device, dtype=dtype)
+        return self.grid.buffers(device, dtype)[1], self._cache[key]
 
     def _check_float(self, t: torch.Tensor) -> None:
         if not t.is_floating_point():
@@ -621,13 +563,11 @@ class PressureOperator:
     def apply_grid(self, u: torch.Tensor) -> torch.Tensor:
         """``A u`` on full grids: ``(*grid)`` or ``(B, *grid)`` -> same shape (0 in solids)."""
         self._check_float(u)
+        self.grid._check_grid(u)
         d = len(self.grid_shape)
-        if tuple(u.shape[u.dim() - d:]) != self.grid_shape or u.dim() not in (d, d + 1):
-            raise ValueError(f"expected a grid tensor {self.grid_shape} or (B, *{self.grid_shape}), got {tuple(u.shape)}")
-        buf = self._buffers(u.device, u.dtype)
-        mask = buf["mask"]
+        mask, diagonal = self._buffers(u.device, u.dtype)
         um = u * mask  # solid cells read as 0: the missing neighbour term of a no-flux face
-        out = buf["diagonal"] * um
+        out = diagonal * um
         for ax in range(u.dim() - d, u.dim()):
             m = u.shape[ax] - 1
             if m <= 0:
@@ -639,23 +579,13 @@ class PressureOperator:
 
     def to_grid(self, x: torch.Tensor) -> torch.Tensor:
         """Unknowns ``(n,)`` / ``(B, n)`` -> grid ``(*grid)`` / ``(B, *grid)`` with 0 in solids."""
-        grid = self.fluid.to_grid(self._flat2d(x))
-        return grid[0] if x.dim() == 1 else grid
+        self._check_float(x)
+        return self.grid.to_grid(x)
 
     def to_flat(self, u: torch.Tensor) -> torch.Tensor:
         """Grid ``(*grid)`` / ``(B, *grid)`` -> unknowns ``(n,)`` / ``(B, n)``."""
-        d = len(self.grid_shape)
-        if tuple(u.shape[u.dim() - d:]) != self.grid_shape or u.dim() not in (d, d + 1):
-            raise ValueError(f"expected a grid tensor {self.grid_shape} or (B, *{self.grid_shape}), got {tuple(u.shape)}")
         self._check_float(u)
-        flat = self.fluid.to_flat(u.reshape(-1, *self.grid_shape))
-        return flat[0] if u.dim() == d else flat
-
-    def _flat2d(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_float(x)
-        if x.dim() not in (1, 2) or x.shape[-1] != self.n:
-            raise ValueError(f"expected unknowns of shape ({self.n},) or (B, {self.n}), got {tuple(x.shape)}")
-        return x.reshape(-1, self.n)
+        return self.grid.to_flat(u)
 
     def matvec(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for unknowns ``(n,)`` or ``(B, n)`` (fluid cells in C order) -> same shape."""
@@ -665,18 +595,8 @@ class PressureOperator:
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Remove the mean of every singular component from unknowns ``(n,)`` / ``(B, n)``."""
-        import torch
-
-        x2 = self._flat2d(x)
-        k = self._n_singular
-        if k == 0:
-            return x.clone()
-        buf = self._buffers(x.device, x.dtype)
-        sums = x2.new_zeros((x2.shape[0], k + 1)).index_add(1, buf["labels"], x2)
-        # slot k collects the unknowns of definite components: their mean stays untouched (0)
-        means = torch.nn.functional.pad(sums[:, :k] / buf["counts"], (0, 1))
-        out = x2 - means.index_select(1, buf["labels"])
-        return out.reshape(x.shape)
+        self._check_float(x)
+        return self.grid.project(x)
 
     def as_linear_operator(self) -> spla.LinearOperator:
         """A SciPy ``LinearOperator`` (float64 NumPy in and out) computing with this operator's dtype and device."""
@@ -697,8 +617,6 @@ class PressureOperator:
 
 
 __all__ = [
-    "PressureOperator", "PressureLinearSystem", "blob_obstacles", "box_obstacles", "check_mask", "divergence",
-    "face_names", "face_weights", "largest_fluid_component", "normalize_walls", "pressure_gradient",
-    "pressure_system", "random_mask", "random_velocity", "smooth_random_field", "solve_pressure",
-    "sphere_obstacles",
+    "FluidGrid", "PressureOperator", "PressureLinearSystem", "check_mask", "divergence", "face_names", "face_weights",
+    "largest_fluid_component", "normalize_walls", "pressure_gradient", "pressure_system", "solve_pressure",
 ]

@@ -39,7 +39,7 @@ __all__ = [
     "derivative", "laplacian", "inverse_laplacian", "velocity_from_vorticity", "velocity_hat",
     "convection_hat", "convection", "imex_step_hat", "imex_step", "navier_stokes_2d",
     "burgers_nonlinear_hat", "burgers_step_hat", "burgers_step", "burgers_1d", "max_stable_dt",
-    "record_schedule", "downsample",
+    "record_schedule", "downsample", "spectral_upsample", "windows",
 ]
 
 
@@ -494,3 +494,25 @@ def downsample(u: Tensor, s: int, dim: int = 2, method: str = "stride") -> Tenso
     index = tuple([Ellipsis] + [pos.view(*([-1] + [1] * (dim - 1 - a))) for a in range(dim)])
     out[index] = u_hat
     return torch.fft.ifftn(out, dim=dims).real * (s / n) ** dim
+
+
+def windows(traj: Tensor, t_in: int, t_out: int, stride: int) -> tuple[Tensor, Tensor]:
+    """Every ``t_in -> t_out`` window (start every ``stride`` frames) of ``(B, s, s, F)`` trajectories."""
+    xs, ys = [], []
+    for s in range(0, traj.shape[-1] - t_in - t_out + 1, stride):
+        xs.append(traj[..., s:s + t_in])
+        ys.append(traj[..., s + t_in:s + t_in + t_out])
+    return torch.cat(xs), torch.cat(ys)
+
+
+def spectral_upsample(w: Tensor, n: int) -> Tensor:
+    """Trigonometric interpolation of periodic fields ``(..., m, m)`` onto ``n x n`` (n >= m, both even)."""
+    m = w.shape[-1]
+    if m == n:
+        return w
+    w_hat = torch.fft.rfft2(w)
+    out = torch.zeros(*w.shape[:-2], n, n // 2 + 1, dtype=w_hat.dtype, device=w.device)
+    h = m // 2
+    out[..., :h, :h] = w_hat[..., :h, :h]
+    out[..., n - h + 1:, :h] = w_hat[..., m - h + 1:, :h]  # the coarse Nyquist row is dropped
+    return torch.fft.irfft2(out, s=(n, n)) * (n / m) ** 2
