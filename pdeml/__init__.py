@@ -8,4 +8,12 @@ os.environ.setdefault("DDE_BACKEND", "pytorch")
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+
+def solve(pde, method: str = "fd", **options):
+    """Solve a PDE with ``method`` (``"fd"``, ``"gp"``, ``"pinn"``): see :func:`pdeml.solution.solve`."""
+    from pdeml.solution import solve as _solve
+
+    return _solve(pde, method, **options)
+
+
+__all__ = ["__version__", "solve"]

@@ -58,3 +58,29 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
+
+
+def save_solution_figure(path: str | os.PathLike, axes: Sequence[np.ndarray], truth: np.ndarray, pred: np.ndarray,
+                         labels: tuple[str, str] = ("truth", "prediction"), title: str | None = None) -> Path:
+    """Truth, prediction and |error| of one solution: curves over one axis, maps over two (NaN = outside)."""
+    err = np.abs(pred - truth)
+    if len(axes) == 1:
+        fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
+        ax[0].plot(axes[0], truth, "k-", lw=1, label=labels[0])
+        ax[0].plot(axes[0], pred, "r--", lw=1, label=labels[1])
+        ax[0].legend()
+        ax[1].semilogy(axes[0], err + 1e-300, "b-", lw=1)
+        ax[1].set_title("|error|")
+    else:
+        fig, ax = plt.subplots(1, 3, figsize=(14, 4.2))
+        ext = (axes[0][0], axes[0][-1], axes[1][0], axes[1][-1])
+        vmin, vmax = np.nanmin(truth), np.nanmax(truth)
+        for a, img, name, kw in ((ax[0], truth, labels[0], {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax}),
+                                 (ax[1], pred, labels[1], {"cmap": "RdBu_r", "vmin": vmin, "vmax": vmax}),
+                                 (ax[2], err, "|error|", {"cmap": "magma"})):
+            im = a.imshow(img.T, origin="lower", extent=ext, aspect="auto", **kw)
+            a.set_title(name)
+            fig.colorbar(im, ax=a, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

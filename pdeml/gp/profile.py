@@ -74,8 +74,8 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
             return J, L - f - J @ u
 
         def objective(u):  # the U-dependent part of the negative log joint, up to a factor 1/2
-            J, r0 = linearise(u)
-            return float((P @ u).square().sum() + sv**2 * (J @ u + r0).square().sum()
+            residual = op.apply(B @ u, {k: m @ u for k, m in D.items()}) - f
+            return float((P @ u).square().sum() + sv**2 * residual.square().sum()
                          + sb**2 * (E @ u - g).square().sum())
 
         for _ in range(newton_steps if not op.linear else 1):

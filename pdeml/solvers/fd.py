@@ -107,7 +107,8 @@ def solve_fd(operator: Operator, needs: Sequence[Key], forcing: np.ndarray, boun
     """Solve ``L(u, d, x) = forcing`` with Dirichlet ``boundary`` values; both are node arrays of the
     grid's shape (only boundary nodes of ``boundary`` are read). Returns ``u`` on all nodes
     (float64), and the history of the max-norm residual if asked. Newton stops when that residual
-    is below ``tol * max(1, max|forcing|)``; :class:`FDError` if it has not after ``maxiter`` steps.
+    is below ``tol * max(1, max|forcing|)`` or a step moves ``U`` by less than ``1e-13 max|U|`` (the
+    residual's round-off floor); :class:`FDError` if neither happens in ``maxiter`` steps.
     """
     forcing = np.asarray(forcing, dtype=np.float64)
     shape = forcing.shape
@@ -156,6 +157,7 @@ def solve_fd(operator: Operator, needs: Sequence[Key], forcing: np.ndarray, boun
     interior = flat[inner].ravel()
     scale = tol * max(1.0, float(np.abs(forcing).max()))
     history: list[float] = []
+    last_step = np.inf
     for _ in range(maxiter + 1):
         Uf = U.ravel()
         d = {k: m @ Uf for k, m in mats.items()}
@@ -163,13 +165,16 @@ def solve_fd(operator: Operator, needs: Sequence[Key], forcing: np.ndarray, boun
         history.append(float(np.abs(residual).max()))
         if not np.isfinite(history[-1]):
             raise FDError(f"the FD residual of {name} became non-finite; history {history}")
-        if history[-1] <= scale:
+        # converged: the residual is below the tolerance, or at its round-off floor (a Newton step that
+        # no longer moves U; the floor grows like max|U| / h^2, so a fixed tolerance cannot always be met)
+        if history[-1] <= scale or last_step <= 1e-13 * max(1.0, float(np.abs(U).max())):
             break
         jac = sp.diags(pu)
         for k, m in mats.items():
             jac = jac + sp.diags(pd[k]) @ m[:, interior]
         step = spla.spsolve(jac.tocsc(), residual)
         U[inner] -= step.reshape(tuple(n - 2 for n in shape))
+        last_step = float(np.abs(step).max())
     else:
         raise FDError(f"Newton on the FD system of {name} did not converge in {maxiter} steps: residual "
                       f"history {history}")
