@@ -161,7 +161,7 @@ def _spatial_axes(data) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pdeml.train.config import read_toml
+    from pdeml.config import read_toml
 
     if args.config and args.preset:
         raise ValueError("give --config or --preset, not both")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pdeml.models.operator import with_preset
+from pdeml.models.operator import check_arguments, with_preset
 
 # The authors' Darcy settings (scripts/darcy_lsm.sh: 85x85 padded to 96, patch 6, d_model 64).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -201,6 +201,7 @@ def build_lsm(preset: str | None = None, **config: Any) -> LSM:
     """LSM from keyword arguments; ``preset="darcy"`` fills in the authors' Darcy settings
     (explicit arguments override it)."""
     values = with_preset("LSM", PRESETS, preset, config)
+    check_arguments(LSM, values, "LSM")
     return LSM(**values)
 
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pdeml.models.operator import with_preset
+from pdeml.models.operator import check_arguments, with_preset
 
 PADDING_MODES = ("zeros", "circular", "reflect")
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -274,6 +274,7 @@ def build_mgno(preset: str | None = None, **config: Any) -> MgNO:
     """MgNO from keyword arguments; ``preset="darcy"`` fills in the paper's Darcy configuration
     (explicit arguments override it)."""
     values = with_preset("MgNO", PRESETS, preset, config)
+    check_arguments(MgNO, values, "MgNO")
     return MgNO(**values)
 
 
