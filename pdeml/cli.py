@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pdeml.config import ConfigError, merge, parse_sets, parse_value, read_toml, sections
+from pdeml.config import (
+    ConfigError,
+    check_arguments,
+    merge,
+    parse_sets,
+    parse_value,
+    read_toml,
+    sections,
+)
 
 QUICKSTART = {
     "data": {"problem": "darcy", "resolution": 32, "seed": 0, "n_train": 1000, "n_val": 100, "n_test": 100,
@@ -94,6 +102,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # --param KEY=VALUE is the older spelling of --set problem.KEY=VALUE
     args.set = [f"problem.{p}" for p in args.param] + args.set
     params = sections(config_values(args), ["problem"], "pdeml generate").get("problem", {})
+    from pdeml.problems import PROBLEMS
+
+    # a misspelt parameter is the user's error, found before any sample is solved
+    check_arguments(PROBLEMS.get(args.problem), {k: v for k, v in params.items() if k != "recipe"},
+                    f"problem {args.problem!r}")
     progress = False if args.quiet else None
     start = time.perf_counter()
     common = dict(seed=args.seed, workers=args.workers, params=params, progress=progress)

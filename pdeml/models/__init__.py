@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from pdeml.config import ConfigError
+from pdeml.config import ConfigError, check_arguments
 from pdeml.models.fno import build_fno
-from pdeml.models.operator import NormalizedOperator, check_arguments
+from pdeml.models.operator import NormalizedOperator
 from pdeml.registry import Registry
 
 MODELS: Registry = Registry("model")

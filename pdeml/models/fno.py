@@ -8,7 +8,7 @@ import torch
 from neuralop.layers.spectral_convolution import SpectralConv
 from neuralop.models import FNO as _NeuralopFNO
 
-from pdeml.models.operator import check_arguments
+from pdeml.config import check_arguments
 
 
 class FP32SpectralConv(SpectralConv):

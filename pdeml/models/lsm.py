@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pdeml.models.operator import check_arguments, with_preset
+from pdeml.config import check_arguments
+from pdeml.models.operator import with_preset
 
 # The authors' Darcy settings (scripts/darcy_lsm.sh: 85x85 padded to 96, patch 6, d_model 64).
 PRESETS: dict[str, dict[str, Any]] = {

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pdeml.models.operator import check_arguments, with_preset
+from pdeml.config import check_arguments
+from pdeml.models.operator import with_preset
 
 PADDING_MODES = ("zeros", "circular", "reflect")
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -12,18 +10,6 @@ from torch import nn
 
 from pdeml.config import ConfigError
 from pdeml.data.normalizers import UnitGaussianNormalizer
-
-
-def check_arguments(target: Callable, config: dict[str, Any], what: str) -> None:
-    """``config`` checked against ``target``'s parameters, so a misspelt option is a
-    :class:`ConfigError` listing the known ones rather than a ``TypeError`` from deep inside."""
-    signature = inspect.signature(target)
-    try:
-        signature.bind(**config)
-    except TypeError as err:
-        known = [n for n, p in signature.parameters.items()
-                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        raise ConfigError(f"{what}: {err}; known options: {', '.join(known)}") from None
 
 
 def with_preset(model: str, presets: dict[str, dict[str, Any]], preset: str | None,

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pdeml.config import Config, ConfigError, check_choice, check_positive
+from pdeml.config import Config, ConfigError, check_arguments, check_choice, check_positive
 from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
 from pdeml.device import resolve_device
 from pdeml.losses import relative_h1, relative_l2
@@ -127,7 +127,9 @@ class RunSpec(Config):
         check_choice("loss", self.loss, LOSSES)
         from pdeml.models import MODELS
 
-        MODELS.get(self.model["name"])  # an unknown name fails here, before any data is generated or read
+        # an unknown name, or an option the model's builder cannot take, fails here, before any data is read
+        options = {k: v for k, v in self.model.items() if k != "name"}
+        check_arguments(MODELS.get(self.model["name"]), options, f"model {self.model['name']!r}")
 
     def model_config(self, in_channels: int, out_channels: int) -> dict[str, Any]:
         cfg = dict(self.model)
