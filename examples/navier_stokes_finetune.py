@@ -3,6 +3,7 @@
     python examples/navier_stokes_train.py                 # makes runs/sfno_ns
     python examples/navier_stokes_finetune.py              # refines test samples 0 and 1
     python examples/navier_stokes_finetune.py --run runs/sfno_ns --samples 0 1 2 --steps 100 --modes 64 64 6
+    python examples/navier_stokes_finetune.py --config refine.toml --set refine.method=lbfgs   # [refine] table
 
 Loads the run directory written by ``navier_stokes_train.py``, takes the chosen held-out
 trajectories at the solver resolution (the SFNO was trained on a coarser grid), predicts the
@@ -24,11 +25,13 @@ from pathlib import Path
 import torch
 
 from pdeml.bench.spectral_refiner import plot_history, plot_panels, problem
+from pdeml.cli import add_config_arguments, config_values
+from pdeml.config import sections
 from pdeml.device import resolve_device
 from pdeml.io import write_json_atomic
 from pdeml.losses import relative_l2
 from pdeml.models.workflow import load_run
-from pdeml.refine import SpectralRefiner, ns_error_estimate, ns_estimator
+from pdeml.refine import RefineConfig, SpectralRefiner, ns_error_estimate, ns_estimator
 from pdeml.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,27 +42,41 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--run", default="runs/sfno_ns", help="run directory from navier_stokes_train.py")
     p.add_argument("--samples", type=int, nargs="+", default=[0, 1], help="test trajectories to refine")
-    p.add_argument("--steps", type=int, default=50, help="Adam iterations per sample")
-    p.add_argument("--modes", type=int, nargs=3, default=[64, 64, 6], metavar=("MX", "MY", "MT"),
-                   help="modes of the refined output layer (clamped to the grid)")
+    # the refinement options are a RefineConfig: these flags fill its keys, --config/--set the same ones
+    add_config_arguments(p, "refine.steps=100")
+    p.add_argument("--steps", dest="refine.steps", type=int, help="optimiser iterations per sample (default 50)")
+    p.add_argument("--modes", dest="refine.modes", type=int, nargs=3, metavar=("MX", "MY", "MT"),
+                   help="modes of the refined output layer, clamped to the grid (default 64 64 6)")
     p.add_argument("--untruncated", action="store_true", help="keep every Fourier mode in the refined layer")
-    p.add_argument("--lr-bias", type=float, default=2e-1)
-    p.add_argument("--lr-weight", type=float, default=1e-4)
-    p.add_argument("--method", choices=["adam", "lbfgs"], default="adam",
-                   help="adam: the paper's loop; lbfgs: preconditioned L-BFGS on the bias (float64)")
-    p.add_argument("--norm", choices=["h-1", "l2"], default="h-1", help="spatial norm of the residual loss")
-    p.add_argument("--rtol", type=float, default=0.0,
-                   help="stop once the loss is below RTOL times its start (0: run all steps)")
+    p.add_argument("--lr-bias", dest="refine.lr_bias", type=float, help="default 0.2")
+    p.add_argument("--lr-weight", dest="refine.lr_weight", type=float, help="default 1e-4")
+    p.add_argument("--method", dest="refine.method", choices=["adam", "lbfgs"],
+                   help="adam: the paper's loop (default); lbfgs: preconditioned L-BFGS on the bias (float64)")
+    p.add_argument("--norm", choices=["h-1", "l2"], help="spatial norm of the residual loss (default h-1)")
+    p.add_argument("--rtol", dest="refine.rtol", type=float,
+                   help="stop once the loss is below RTOL times its start (default 0: run all steps)")
     p.add_argument("--tolerance", type=float, default=0.1,
                    help="trust the SFNO prediction when its error bound, relative to the last input frame, is at most this")
-    p.add_argument("--batch-size", type=int, default=2, help="samples refined together (independent layers)")
+    p.add_argument("--batch-size", dest="refine.batch_size", type=int,
+                   help="samples refined together, independent layers (default 2)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", help="output directory (default RUN/finetune)")
     return p.parse_args(argv)
 
 
+def refine_config(args: argparse.Namespace) -> RefineConfig:
+    """The file, then the flags, then ``--set``; this script refines two samples at a time by default."""
+    values = sections(config_values(args, {"refine": {"batch_size": 2}}), ["refine"], "navier_stokes_finetune.py")
+    if args.untruncated:
+        values["refine"]["modes"] = None
+    if args.norm:
+        values["refine"]["s"] = -1.0 if args.norm == "h-1" else 0.0
+    return RefineConfig.from_dict(values["refine"])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    config = refine_config(args)  # a bad option fails here, before the model and data are loaded
     run = Path(args.run)
     config_path = run / "config.json"
     if not config_path.exists():
@@ -79,12 +96,9 @@ def main(argv=None) -> int:
     x, truth = test[..., :t_in], test[..., t_in:t_in + t_out].double()
     forcing = problem(recipe).forcing
 
-    refiner = SpectralRefiner(model, nu=recipe["nu"], dt=h, forcing=forcing,
-                              modes=None if args.untruncated else args.modes, steps=args.steps,
-                              lr_bias=args.lr_bias, lr_weight=args.lr_weight, device=device, method=args.method,
-                              s=-1.0 if args.norm == "h-1" else 0.0, rtol=args.rtol)
+    refiner = SpectralRefiner(model, nu=recipe["nu"], dt=h, forcing=forcing, config=config.replace(device=device))
     start = time.perf_counter()
-    result = refiner.refine(x.to(device), t_out, target=truth.to(device), batch_size=args.batch_size)
+    result = refiner.refine(x.to(device), t_out, target=truth.to(device))
     wall = time.perf_counter() - start
     est_truth = ns_estimator(torch.cat([x[..., -2:].double(), truth], dim=-1), h, recipe["nu"], forcing)
     # the reference-free error estimate (initial + evolution parts, L2): what a user without the truth sees

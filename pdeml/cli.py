@@ -7,8 +7,19 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pdeml.config import (
+    ConfigError,
+    check_arguments,
+    merge,
+    parse_sets,
+    parse_value,
+    read_toml,
+    sections,
+)
 
 QUICKSTART = {
     "data": {"problem": "darcy", "resolution": 32, "seed": 0, "n_train": 1000, "n_val": 100, "n_test": 100,
@@ -20,33 +31,27 @@ QUICKSTART = {
 }
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+# cmd_solve's name for the one value grammar
+_parse_value = parse_value
 
 
-def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``section.key=value`` pairs (values parsed as JSON when possible) into nested dicts."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise SystemExit(f"pdeml: --set expects section.key=value (e.g. model.hidden_channels=64), got {item!r}")
-        key, value = item.split("=", 1)
-        section, name = key.split(".", 1)
-        out.setdefault(section, {})[name] = _parse_value(value)
-    return out
+def add_config_arguments(p: argparse.ArgumentParser, example: str) -> None:
+    """``--config FILE.toml`` and ``--set section.key=value``: how every command that configures a method is told."""
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with the command's sections")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help=f"override one option (value as JSON where it parses), e.g. --set {example}; repeatable")
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
-    for k, v in extra.items():
-        if isinstance(v, dict) and isinstance(merged.get(k), dict):
-            merged[k] = _merge(merged[k], v)
-        else:
-            merged[k] = v
-    return merged
+def config_values(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A command's configuration as nested dicts: ``base``, then ``--config``, then the shortcut flags
+    (those whose ``dest`` is ``section.key``, None when not given), then ``--set``."""
+    values = merge(base or {}, read_toml(args.config)) if getattr(args, "config", None) else dict(base or {})
+    flags: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            flags.setdefault(section, {})[key] = value
+    return merge(merge(values, flags), parse_sets(args.set))
 
 
 def _print_run_table(rows: list[dict[str, Any]]) -> None:
@@ -83,9 +88,7 @@ def _train_and_report(values: dict[str, Any], run_dir: Path, resume: bool, figur
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    values = _merge(QUICKSTART, {"train": {"device": args.device}})
-    if args.epochs:
-        values["train"]["epochs"] = args.epochs
+    values = config_values(args, QUICKSTART)
     print("pdeml quickstart: Darcy flow, FNO trained by pdeml's Trainer on data from the SciPy reference solver")
     row = _train_and_report(values, Path(args.out), resume=False)
     ok = row["test_rel_l2"] < 0.05
@@ -96,7 +99,14 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pdeml.data import generate, generate_shard, merge_shards, parse_shard
 
-    params = {k: _parse_value(v) for k, v in (_split_param(p) for p in args.param)}
+    # --param KEY=VALUE is the older spelling of --set problem.KEY=VALUE
+    args.set = [f"problem.{p}" for p in args.param] + args.set
+    params = sections(config_values(args), ["problem"], "pdeml generate").get("problem", {})
+    from pdeml.problems import PROBLEMS
+
+    # a misspelt parameter is the user's error, found before any sample is solved
+    check_arguments(PROBLEMS.get(args.problem), {k: v for k, v in params.items() if k != "recipe"},
+                    f"problem {args.problem!r}")
     progress = False if args.quiet else None
     start = time.perf_counter()
     common = dict(seed=args.seed, workers=args.workers, params=params, progress=progress)
@@ -114,13 +124,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         path = generate(args.problem, args.n, args.res, args.out, **common)
     print(f"wrote {args.n} samples of {args.problem} at {args.res} to {path} in {time.perf_counter() - start:.1f} s")
     return 0
-
-
-def _split_param(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise ValueError(f"--param expects KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    return key, value
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -161,31 +164,15 @@ def _spatial_axes(data) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pdeml.train.config import read_toml
-
     if args.config and args.preset:
-        raise ValueError("give --config or --preset, not both")
+        raise ConfigError("give --config or --preset, not both")
     if args.preset:
         from pdeml.models.presets import run_preset
 
-        values: dict[str, Any] = run_preset(args.preset)
+        base: dict[str, Any] = run_preset(args.preset)
     else:
-        values = read_toml(args.config) if args.config else {"model": {"name": "fno"}}
-    flags: dict[str, Any] = {"data": {}, "model": {}, "train": {}}
-    if args.data:
-        flags["data"]["path"] = args.data
-    if args.problem:
-        flags["data"]["problem"] = args.problem
-    for key, attr in (("resolution", "res"), ("n_train", "n_train"), ("n_val", "n_val"), ("n_test", "n_test"),
-                      ("batch_size", "batch_size")):
-        if getattr(args, attr) is not None:
-            flags["data"][key] = getattr(args, attr)
-    if args.model:
-        flags["model"]["name"] = args.model
-    for key in ("epochs", "lr", "device"):
-        if getattr(args, key) is not None:
-            flags["train"][key] = getattr(args, key)
-    values = _merge(_merge(values, flags), _parse_sets(args.set))
+        base = {} if args.config else {"model": {"name": "fno"}}
+    values = config_values(args, base)
     if args.loss:
         values["loss"] = args.loss
     _train_and_report(values, Path(args.out), resume=args.resume)
@@ -262,8 +249,35 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_preconditioner(args: argparse.Namespace) -> int:
-    return _import_attr("pdeml.linalg.cli:train_preconditioner")(args)
+@dataclass(frozen=True)
+class LeafCommand:
+    """A command that configures one method, as ``"module:attr"`` targets imported on use.
+
+    ``config``: its :class:`pdeml.config.Config` class, built from ``--config`` / shortcut flags /
+    ``--set`` (in that order); ``run(config, args) -> exit code`` does the work; ``add_arguments(parser)``
+    (standard library only: it runs on every call) adds the shortcut flags, each with
+    ``dest="section.key"`` and no default, plus options outside the configuration (``--out``).
+    """
+
+    help: str
+    config: str
+    run: str
+    add_arguments: str
+    example: str  # a --set item for the help text
+
+
+LEAF_COMMANDS: dict[str, LeafCommand] = {
+    "train-preconditioner": LeafCommand(
+        "train a DCDM network or a multigrid smoother for pressure systems",
+        config="pdeml.linalg.cli:PreconditionerConfig", run="pdeml.linalg.cli:run",
+        add_arguments="pdeml.linalg.cli:add_arguments", example="train.epochs=20"),
+}
+
+
+def cmd_leaf(args: argparse.Namespace) -> int:
+    leaf = LEAF_COMMANDS[args.command]
+    config = _import_attr(leaf.config).from_dict(config_values(args))  # every value checked before any work
+    return _import_attr(leaf.run)(config, args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -285,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quickstart", help="generate Darcy data, train an FNO, evaluate, save a figure")
     p.add_argument("--out", default="runs/quickstart", help="run directory (default: runs/quickstart)")
-    p.add_argument("--epochs", type=int, default=None, help=f"default {QUICKSTART['train']['epochs']}")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--epochs", dest="train.epochs", type=int, help=f"default {QUICKSTART['train']['epochs']}")
+    p.add_argument("--device", dest="train.device", help="default auto")
+    add_config_arguments(p, "train.lr=1e-3")
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("generate", help="generate a data set with a reference solver")
@@ -296,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output HDF5 file")
     p.add_argument("--workers", type=int, default=1, help="processes (the file does not depend on it)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="problem parameter")
+    add_config_arguments(p, "problem.a_plus=10")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="same as --set problem.KEY=VALUE")
     p.add_argument("--shard", metavar="I/N", help="write only shard I of N to OUT's part file (array jobs)")
     p.add_argument("--shards", type=int, help="generate in N shards here, skipping finished ones, then merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -316,22 +332,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("train", help="train a model from a TOML config and/or flags; writes a run directory")
-    p.add_argument("--config", help="TOML file with [data], [model], [train] sections and 'loss'")
+    add_config_arguments(p, "model.hidden_channels=64")
     p.add_argument("--preset", help="a paper's recipe from pdeml.models.presets (e.g. mgno_darcy, lsm_darcy)")
-    p.add_argument("--data", help="data set file (pdeml HDF5, FNO .mat, PDEBench HDF5, neuraloperator .pt)")
-    p.add_argument("--problem", help="generate data for this problem instead of reading a file")
-    p.add_argument("--res", type=int)
-    p.add_argument("--n-train", type=int)
-    p.add_argument("--n-val", type=int)
-    p.add_argument("--n-test", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--model")
+    p.add_argument("--data", dest="data.path",
+                   help="data set file (pdeml HDF5, FNO .mat, PDEBench HDF5, neuraloperator .pt)")
+    p.add_argument("--problem", dest="data.problem", help="generate data for this problem instead of reading a file")
+    p.add_argument("--res", dest="data.resolution", type=int)
+    p.add_argument("--n-train", dest="data.n_train", type=int)
+    p.add_argument("--n-val", dest="data.n_val", type=int)
+    p.add_argument("--n-test", dest="data.n_test", type=int)
+    p.add_argument("--batch-size", dest="data.batch_size", type=int)
+    p.add_argument("--model", dest="model.name")
     p.add_argument("--loss", choices=["relative_l2", "h1"])
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--device")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override any option, e.g. --set model.hidden_channels=64")
+    p.add_argument("--epochs", dest="train.epochs", type=int)
+    p.add_argument("--lr", dest="train.lr", type=float)
+    p.add_argument("--device", dest="train.device")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.set_defaults(func=cmd_train)
@@ -361,10 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_solve)
 
-    p = sub.add_parser("train-preconditioner",
-                       help="train a DCDM network or a multigrid smoother for pressure systems")
-    _import_attr("pdeml.linalg.cli:add_arguments")(p)
-    p.set_defaults(func=cmd_train_preconditioner)
+    for name, leaf in LEAF_COMMANDS.items():
+        p = sub.add_parser(name, help=leaf.help)
+        add_config_arguments(p, leaf.example)
+        _import_attr(leaf.add_arguments)(p)
+        p.set_defaults(func=cmd_leaf)
 
     p = sub.add_parser("list", help="list models, problems and benchmarks")
     p.add_argument("what", nargs="?", choices=["models", "problems", "benchmarks"])
@@ -380,15 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pdeml.data import DataError
-    from pdeml.registry import UnknownNameError
-    from pdeml.train import CheckpointError
-
+    """Run one command; a bad value given by the user (a ``ValueError``: ``ConfigError``, ``DataError``,
+    ``CheckpointError``, ``UnknownNameError``), a missing file or a run that blew up prints as one line
+    and returns 2. Anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UnknownNameError, DataError, CheckpointError, FileNotFoundError, ValueError, TypeError,
-            FloatingPointError) as err:
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"pdeml: error: {err}", file=sys.stderr)
         return 2
 

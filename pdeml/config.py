@@ -163,5 +163,21 @@ def sections(values: dict[str, Any], known: typing.Iterable[str], where: str) ->
     return values
 
 
-__all__ = ["Config", "ConfigError", "check_choice", "check_positive", "merge", "parse_sets", "parse_value",
-           "read_toml", "sections"]
+# --------------------------------------------------------------------------- keyword arguments of a constructor
+
+
+def check_arguments(target: typing.Callable, values: dict[str, Any], what: str) -> None:
+    """``values`` checked against the parameters of ``target`` (a class or function), so a misspelt
+    option is a :class:`ConfigError` listing the known ones rather than a ``TypeError`` from inside."""
+    import inspect
+
+    signature = inspect.signature(target)
+    try:
+        signature.bind(**values)
+    except TypeError as err:
+        known = [n for n, p in signature.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise ConfigError(f"{what}: {err}; known options: {', '.join(known)}") from None
+
+
+__all__ = ["Config", "ConfigError", "check_arguments", "check_choice", "check_positive", "merge", "parse_sets",
+           "parse_value", "read_toml", "sections"]

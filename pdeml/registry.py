@@ -8,8 +8,11 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """Raised for a name that is not registered; the message lists the known names."""
+class UnknownNameError(KeyError, ValueError):
+    """Raised for a name that is not registered; the message lists the known names.
+
+    A ``KeyError`` for lookups, and a ``ValueError`` like every other bad value a user gives.
+    """
 
     def __str__(self) -> str:  # KeyError quotes its argument; show the plain message
         return str(self.args[0])

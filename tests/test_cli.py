@@ -101,3 +101,100 @@ def test_bench_trainer_tiny_writes_record(tmp_path, monkeypatch):
     for row in rec["results"]:
         assert row["samples_per_s"] > 0 and 0 < row["test_rel_l2"] < 1.5
     assert (tmp_path / "b" / "trainer.md").read_text().count("|") > 10
+
+
+# -- the one configuration contract ------------------------------------------------------
+
+
+def _capture_run(monkeypatch):
+    """Replace train-preconditioner's work by recording the configuration it would run with."""
+    import pdeml.linalg.cli as leaf
+
+    seen = []
+    monkeypatch.setattr(leaf, "run", lambda config, args: seen.append(config) or 0)
+    return seen
+
+
+def test_train_preconditioner_reads_toml_then_flags_then_set(tmp_path, monkeypatch):
+    cfg = tmp_path / "pc.toml"
+    cfg.write_text("""
+[problem]
+grid = 24
+walls = "dirichlet"
+[net]
+kind = "multigrid"
+channels = 2
+[train]
+epochs = 7
+lr = 0.01
+""")
+    seen = _capture_run(monkeypatch)
+    assert main(["train-preconditioner", "--config", str(cfg), "--epochs", "3", "--set", "train.lr=0.05",
+                 "--set", "net.stencil=box", "--out", str(tmp_path / "x")]) == 0
+    (config,) = seen
+    assert (config.problem.grid, config.problem.walls, config.problem.dim) == (24, "dirichlet", 2)
+    assert (config.net.kind, config.net.channels, config.net.stencil) == ("multigrid", 2, "box")
+    assert config.train.options() == {"epochs": 3, "lr": 0.05}  # a flag beats the file, --set beats both
+
+
+def test_train_preconditioner_from_toml_writes_a_smoother(tmp_path):
+    cfg = tmp_path / "mg.toml"
+    cfg.write_text('[problem]\ngrid = 24\n[net]\nkind = "multigrid"\n'
+                   '[train]\nritz = 30\nsamples = 20\nepochs = 1\ndevice = "cpu"\n')
+    out = tmp_path / "mg"
+    assert main(["train-preconditioner", "--config", str(cfg), "--out", str(out), "--quiet"]) == 0
+    assert (out / "model.pt").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--grid", "2"], "problem.grid must be >= 4 cells per side, got 2"),
+    (["--set", "train.epoch=3"], r"unknown train option(s) ['epoch']; known options: ritz, samples, epochs"),
+    (["--set", "epochs=3"], "--set expects section.key=value"),
+    (["--set", "solver.tol=1e-6"], "unknown train-preconditioner option(s) ['solver']; known options: problem, net"),
+    (["--walls", "open"], "unknown walls 'open'"),
+    (["--config", "missing.toml"], "configuration file 'missing.toml' does not exist"),
+])
+def test_config_errors_print_one_line_before_any_work(tmp_path, capsys, argv, message):
+    out = tmp_path / "never"
+    assert main(["train-preconditioner", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pdeml: error: ") and err.count("\n") == 1 and message in err
+    assert not out.exists()
+
+
+def test_a_bug_inside_a_command_keeps_its_traceback(tmp_path, monkeypatch):
+    import pdeml.linalg.cli as leaf
+
+    def broken(config, args):
+        raise TypeError("unsupported operand type(s)")
+
+    monkeypatch.setattr(leaf, "run", broken)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        main(["train-preconditioner", "--out", str(tmp_path / "x")])
+
+
+def test_generate_takes_problem_parameters_by_set_and_param(tmp_path, capsys):
+    import h5py
+
+    out = tmp_path / "d.h5"
+    assert main(["generate", "darcy", "--n", "2", "--res", "8", "--out", str(out), "--quiet",
+                 "--set", "problem.a_plus=10", "--param", "a_minus=2"]) == 0
+    with h5py.File(out) as f:
+        params = json.loads(f.attrs["params"])
+    assert params["a_plus"] == 10 and params["a_minus"] == 2
+    capsys.readouterr()
+    assert main(["generate", "darcy", "--n", "2", "--res", "8", "--out", str(tmp_path / "e.h5"),
+                 "--set", "problem.a_pluss=10"]) == 2
+    assert "known options: alpha, tau, a_plus" in capsys.readouterr().err
+    assert main(["generate", "darcy", "--n", "2", "--res", "8", "--out", str(tmp_path / "e.h5"),
+                 "--set", "train.lr=1"]) == 2
+    assert "known sections: problem" in capsys.readouterr().err
+    assert not (tmp_path / "e.h5").exists()
+
+
+def test_the_parser_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from pdeml.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

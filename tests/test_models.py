@@ -14,7 +14,7 @@ def test_registry_builds_fno_and_lists_known_names():
     assert "fno" in models.names()
     with pytest.raises(UnknownNameError, match="unknown model 'fnoo'; known models: fno"):
         build("fnoo")
-    with pytest.raises(TypeError, match="bad configuration for model 'fno'"):
+    with pytest.raises(ValueError, match="bad configuration for model 'fno'.*known options: n_modes"):
         build("fno", n_modez=(4, 4))
 
 

@@ -241,8 +241,10 @@ def test_lbfgs_refiner_lowers_the_estimator_as_far_as_adam_in_fewer_iterations(f
                               rtol=ratio).refine(x, batch_size=2, progress=False)
     assert torch.all(stopped.final_estimate <= ratio * stopped.initial_estimate)
     assert stopped.history.shape[1] - 1 <= int(reached.max())
-    with pytest.raises(ValueError, match="method must be 'adam' or 'lbfgs'"):
+    with pytest.raises(ValueError, match="refine.method must be one of 'adam', 'lbfgs'; got 'newton'"):
         SpectralRefiner(model, nu=NU, dt=H, method="newton")
+    with pytest.raises(ValueError, match="unknown refine option.*'stepz'.*known options: modes, steps"):
+        SpectralRefiner(model, nu=NU, dt=H, stepz=3)
 
 
 def test_bench_sfno_estimator_tiny(tmp_path, monkeypatch):

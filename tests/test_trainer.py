@@ -125,7 +125,7 @@ def test_validation_tracks_best_and_lbfgs_and_bf16_run(darcy_file, tmp_path):
 
 
 def test_device_dataset_moves_once_and_unknown_options_fail(darcy_file):
-    with pytest.raises(ValueError, match="unknown training option"):
+    with pytest.raises(ValueError, match="unknown train option"):
         make_trainer(darcy_file, epochs=1, learning_rate=1e-3)
     with pytest.raises(ValueError, match="unknown optimizer 'adamx'"):
         make_trainer(darcy_file, epochs=1, optimizer="adamx")

@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from pdeml.config import ConfigError, check_arguments
 from pdeml.models.fno import build_fno
 from pdeml.models.operator import NormalizedOperator
 from pdeml.registry import Registry
@@ -23,10 +24,12 @@ MODELS.register_lazy("sfno", "pdeml.models.sfno:build_sfno",
 
 def build(name: str, **config: Any) -> nn.Module:
     """Build the model registered as ``name`` from its constructor arguments."""
+    factory = MODELS.get(name)
     try:
-        return MODELS.get(name)(**config)
-    except TypeError as err:
-        raise TypeError(f"bad configuration for model {name!r}: {err}") from err
+        check_arguments(factory, config, "options")
+        return factory(**config)
+    except ConfigError as err:
+        raise ConfigError(f"bad configuration for model {name!r}: {err}") from None
 
 
 def resolve_preset(name: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import torch
 from neuralop.layers.spectral_convolution import SpectralConv
 from neuralop.models import FNO as _NeuralopFNO
 
+from pdeml.config import check_arguments
+
 
 class FP32SpectralConv(SpectralConv):
     """neuraloperator's spectral convolution, run in float32 even under bf16 autocast.
@@ -31,6 +33,7 @@ def build_fno(in_channels: int = 1, out_channels: int = 1, n_modes: Sequence[int
     ``(batch, out_channels, *space)``. Extra keyword arguments go to ``neuralop.models.FNO``.
     """
     n_modes = tuple(int(m) for m in n_modes)
-    return _NeuralopFNO(n_modes=n_modes, in_channels=in_channels, out_channels=out_channels,
-                        hidden_channels=hidden_channels, n_layers=n_layers,
-                        conv_module=FP32SpectralConv, **kwargs)
+    values = dict(n_modes=n_modes, in_channels=in_channels, out_channels=out_channels,
+                  hidden_channels=hidden_channels, n_layers=n_layers, conv_module=FP32SpectralConv, **kwargs)
+    check_arguments(_NeuralopFNO, values, "FNO")
+    return _NeuralopFNO(**values)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pdeml.config import check_arguments
 from pdeml.models.operator import with_preset
 
 # The authors' Darcy settings (scripts/darcy_lsm.sh: 85x85 padded to 96, patch 6, d_model 64).
@@ -200,7 +201,9 @@ class LSM(nn.Module):
 def lsm_arguments(preset: str | None = None, **config: Any) -> dict[str, Any]:
     """LSM constructor arguments: ``preset="darcy"`` fills in the authors' Darcy settings
     (explicit arguments override it)."""
-    return with_preset("LSM", PRESETS, preset, config)
+    values = with_preset("LSM", PRESETS, preset, config)
+    check_arguments(LSM, values, "LSM")
+    return values
 
 
 def build_lsm(preset: str | None = None, **config: Any) -> LSM:

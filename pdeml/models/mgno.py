@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pdeml.config import check_arguments
 from pdeml.models.operator import with_preset
 
 PADDING_MODES = ("zeros", "circular", "reflect")
@@ -273,7 +274,9 @@ class MgNO(nn.Module):
 def mgno_arguments(preset: str | None = None, **config: Any) -> dict[str, Any]:
     """MgNO constructor arguments: ``preset="darcy"`` fills in the paper's Darcy configuration
     (explicit arguments override it)."""
-    return with_preset("MgNO", PRESETS, preset, config)
+    values = with_preset("MgNO", PRESETS, preset, config)
+    check_arguments(MgNO, values, "MgNO")
+    return values
 
 
 def build_mgno(preset: str | None = None, **config: Any) -> MgNO:

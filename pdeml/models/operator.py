@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pdeml.config import ConfigError
 from pdeml.data.normalizers import UnitGaussianNormalizer
 
 
@@ -17,7 +18,7 @@ def with_preset(model: str, presets: dict[str, dict[str, Any]], preset: str | No
     values: dict[str, Any] = {}
     if preset is not None:
         if preset not in presets:
-            raise ValueError(f"unknown {model} preset {preset!r}; known presets: {', '.join(sorted(presets))}")
+            raise ConfigError(f"unknown {model} preset {preset!r}; known presets: {', '.join(sorted(presets))}")
         values.update(copy.deepcopy(presets[preset]))
     values.update(config)
     return values

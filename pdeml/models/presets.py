@@ -25,6 +25,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pdeml.config import ConfigError
+
 RUN_PRESETS: dict[str, dict[str, Any]] = {
     # MgNO (He, Liu, Xu, ICLR 2024), Darcy: 4 layers, C_u 24, 6 levels; H1 loss; 500 epochs
     "mgno_darcy": {
@@ -53,11 +55,11 @@ def run_preset(name: str, **overrides: dict[str, Any] | str) -> dict[str, Any]:
     """A deep copy of preset ``name``; each keyword (``data=``, ``model=``, ``train=`` dicts or
     ``loss=`` a string) updates that section."""
     if name not in RUN_PRESETS:
-        raise ValueError(f"unknown run preset {name!r}; known presets: {', '.join(sorted(RUN_PRESETS))}")
+        raise ConfigError(f"unknown run preset {name!r}; known presets: {', '.join(sorted(RUN_PRESETS))}")
     values = copy.deepcopy(RUN_PRESETS[name])
     for section, update in overrides.items():
         if section not in values:
-            raise ValueError(f"unknown section {section!r}; known sections: {', '.join(values)}")
+            raise ConfigError(f"unknown section {section!r}; known sections: {', '.join(values)}")
         if isinstance(update, dict):
             values[section].update(copy.deepcopy(update))
         else:

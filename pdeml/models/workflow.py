@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pdeml.config import Config, ConfigError, check_arguments, check_choice, check_positive
 from pdeml.data import DeviceDataset, DeviceLoader, cached_dataset, load_dataset
 from pdeml.device import resolve_device
 from pdeml.losses import relative_h1, relative_l2
@@ -19,6 +21,7 @@ from pdeml.train import CheckpointError, TrainConfig, Trainer, TrainResult, load
 from pdeml.train.checkpoint import load_model_state
 
 LOSSES = ("relative_l2", "h1")
+NORMALIZERS = ("channel", "pointwise", "none")
 
 
 def operator_objective(loss: str = "relative_l2", periodic: bool = False):
@@ -28,7 +31,7 @@ def operator_objective(loss: str = "relative_l2", periodic: bool = False):
     (evaluation), so a training step computes only what it needs.
     """
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
 
     def objective(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, y = batch
@@ -43,13 +46,15 @@ def operator_objective(loss: str = "relative_l2", periodic: bool = False):
 
 
 @dataclass
-class DataSpec:
+class DataSpec(Config):
     """Where the data comes from and how it is split.
 
     Either ``path`` (one file: the first ``n_train`` samples train, the next ``n_val`` validate,
     the last ``n_test`` test), or ``train``/``test`` paths, or ``problem`` with ``resolution``
     and ``seed`` (generated once into the cache).
     """
+
+    section = "data"
 
     path: str | None = None
     train: str | None = None
@@ -65,6 +70,19 @@ class DataSpec:
     periodic: bool = False
     workers: int = 1
 
+    def validate(self) -> None:
+        for key in ("path", "train", "test", "problem"):
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), (str, os.PathLike)):
+                raise ConfigError(f"data.{key} must be a string, got {getattr(self, key)!r}")
+        check_positive("data.resolution", self.resolution, int)
+        check_positive("data.n_train", self.n_train, int)
+        check_positive("data.n_val", self.n_val, int, allow_zero=True)
+        check_positive("data.n_test", self.n_test, int)
+        check_positive("data.batch_size", self.batch_size, int)
+        check_positive("data.workers", self.workers, int)
+        check_choice("data.normalize", self.normalize, NORMALIZERS)
+        check_choice("data.periodic", self.periodic, (True, False))
+
     def load(self, progress: bool | None = None) -> tuple[DeviceDataset, DeviceDataset | None, DeviceDataset]:
         if self.train and self.test:
             train_all = load_dataset(self.train)
@@ -78,7 +96,7 @@ class DataSpec:
                 full = load_dataset(cached_dataset(self.problem, n, self.resolution, self.seed,
                                                    workers=self.workers, progress=progress))
             else:
-                raise ValueError("data needs a 'path', 'train' and 'test' paths, or a 'problem' to generate")
+                raise ConfigError("data needs a 'path', 'train' and 'test' paths, or a 'problem' to generate")
             need = self.n_train + self.n_val + self.n_test
             if need > len(full):
                 raise ValueError(f"asked for {self.n_train} train + {self.n_val} val + {self.n_test} test "
@@ -93,31 +111,25 @@ class DataSpec:
 
 
 @dataclass
-class RunSpec:
+class RunSpec(Config):
     """A training run: data, model (``name`` plus constructor arguments), loss and TrainConfig."""
+
+    section = "run"
 
     data: DataSpec = field(default_factory=DataSpec)
     model: dict[str, Any] = field(default_factory=lambda: {"name": "fno"})
     loss: str = "relative_l2"
     train: TrainConfig = field(default_factory=TrainConfig)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
-        unknown = sorted(set(values) - {"data", "model", "loss", "train"})
-        if unknown:
-            raise ValueError(f"unknown section(s) {unknown} in run configuration; known: data, model, loss, train")
-        data_fields = set(DataSpec.__dataclass_fields__)
-        bad = sorted(set(values.get("data", {})) - data_fields)
-        if bad:
-            raise ValueError(f"unknown data option(s) {bad}; known: {sorted(data_fields)}")
-        model = dict(values.get("model", {"name": "fno"}))
-        if "name" not in model:
-            raise ValueError("the [model] section needs a 'name'")
+    def validate(self) -> None:
+        if not isinstance(self.model, dict) or "name" not in self.model:
+            raise ConfigError(f"the [model] section needs a 'name', got {self.model!r}")
+        check_choice("loss", self.loss, LOSSES)
         from pdeml.models import MODELS
 
-        MODELS.get(model["name"])  # an unknown name fails here, before any data is generated or read
-        return cls(DataSpec(**values.get("data", {})), model, values.get("loss", "relative_l2"),
-                   TrainConfig.from_dict(values.get("train", {})))
+        # an unknown name, or an option the model's builder cannot take, fails here, before any data is read
+        options = {k: v for k, v in self.model.items() if k != "name"}
+        check_arguments(MODELS.get(self.model["name"]), options, f"model {self.model['name']!r}")
 
     def model_config(self, in_channels: int, out_channels: int) -> dict[str, Any]:
         """The stored model configuration: ``name``, ``normalize`` and the full constructor
@@ -164,7 +176,7 @@ def train_operator(spec: RunSpec, run_dir: str | Path | None = None, resume: boo
     objective = operator_objective(spec.loss, spec.data.periodic)
     trainer = Trainer(model, objective, loader, val_source=val_loader, config=spec.train, run_dir=run_dir,
                       model_config=model_config, progress=progress if progress is not None else spec.train.progress,
-                      extra_config={"data": spec.data.__dict__, "loss": spec.loss})
+                      extra_config={"data": spec.data.to_dict(), "loss": spec.loss})
     result = trainer.fit(resume=resume)
     if val_loader is not None:
         trainer.load_best()

@@ -5,6 +5,7 @@ equations (``L2(0, T; H^-1)`` norm of the residual); ``SpectralRefiner`` fine-tu
 output layer per sample to drive that estimator down.
 """
 
+from pdeml.refine.config import RefineConfig
 from pdeml.refine.refiner import RefineResult, SpectralRefiner
 from pdeml.refine.residual import (
     ALPHA,
@@ -19,5 +20,5 @@ from pdeml.refine.residual import (
     time_derivative,
 )
 
-__all__ = ["ALPHA", "ErrorEstimate", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing",
+__all__ = ["ALPHA", "ErrorEstimate", "RefineConfig", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing",
            "imex_tendency_hat", "ns_error_estimate", "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]

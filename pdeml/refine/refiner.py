@@ -15,15 +15,17 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from pdeml.losses import relative_l2
 from pdeml.models.sfno import SFNO, corner_slices
-from pdeml.refine.residual import ALPHA, STENCILS, forcing_on_grid, ns_residual, residual_norm
+from pdeml.refine.config import RefineConfig
+from pdeml.refine.residual import forcing_on_grid, ns_residual, residual_norm
 
 
 @dataclass
@@ -60,48 +62,26 @@ class SpectralRefiner:
     """Fine-tune the output layer of a trained SFNO per sample against the H^-1 residual.
 
     ``nu``: viscosity; ``dt``: spacing of the model's frames (time units); ``forcing``: ``f(X, Y)``
-    callable, ``(n, n)`` tensor or None; ``modes``: ``(m_x, m_y, m_t)`` of the new layer (clamped to
-    what the grid holds) or None for every mode; ``method``: ``"adam"`` (the paper's loop: ``steps``
-    Adam iterations on weights and bias with learning rates ``lr_bias`` and ``lr_weight``) or
-    ``"lbfgs"`` (at most ``steps`` L-BFGS iterations with a strong-Wolfe line search on the bias
-    alone, float64: for one sample the bias spans every output the layer can produce, so the
-    weights add nothing but redundancy); ``rtol``: stop once every sample's estimator is below
-    ``rtol`` times its starting value (0: run all ``steps``); ``bias_scale``: the Fourier bias
-    enters as ``bias_scale * b`` (default ``1 / (n_x n_y)``, so ``lr_bias`` moves each coefficient
-    by a grid-independent share of the field); ``s``: Sobolev index of the loss's spatial norm
-    (``-1``: the paper's ``H^-1``; ``0``: ``L2``, the norm of :func:`pdeml.refine.ns_error_estimate`);
-    ``order``/``step``/``alpha``: estimator settings (see :func:`ns_residual`).
+    callable, ``(n, n)`` tensor or None; ``L``: side of the periodic box. How it refines is a
+    :class:`~pdeml.refine.RefineConfig`: pass ``config=`` and/or its fields as keywords
+    (``steps=100, method="lbfgs"``); unknown keywords raise a ``ConfigError`` listing the known ones.
     """
 
     def __init__(self, model: nn.Module, *, nu: float, dt: float, forcing: Tensor | Callable | None = None,
-                 modes: Sequence[int] | None = (64, 64, 6), steps: int = 50, lr_bias: float = 2e-1,
-                 lr_weight: float = 1e-4, bias_scale: float | None = None, order: int = 4, step: float = 0.0,
-                 alpha: float = ALPHA, L: float = 1.0, device: str | torch.device | None = None,
-                 method: str = "adam", rtol: float = 0.0, history_size: int = 20, s: float = -1.0,
-                 anchor: int | None = None):
+                 L: float = 1.0, config: RefineConfig | None = None, **options: Any):
         self.model = _unwrap(model)
-        if method not in ("adam", "lbfgs"):
-            raise ValueError(f"method must be 'adam' or 'lbfgs', got {method!r}")
-        if not (math.isfinite(rtol) and 0 <= rtol < 1):
-            raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
-        self.method, self.rtol, self.history_size, self.s = method, float(rtol), int(history_size), float(s)
-        self.anchor = order // 2 if anchor is None else int(anchor)
-        if not order // 2 <= self.anchor <= order:
-            raise ValueError(f"anchor must be between {order // 2} and {order} known frames for order {order}, "
-                             f"got {anchor!r}")
+        base = config or RefineConfig()
+        self.config = cfg = base.replace(**options) if options else base
         if not (math.isfinite(nu) and nu > 0) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"nu and dt must be finite numbers > 0, got nu={nu!r}, dt={dt!r}")
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        if order not in STENCILS:
-            raise ValueError(f"order must be one of {sorted(STENCILS)}, got {order!r}")
-        if modes is not None and (len(modes) != 3 or min(int(m) for m in modes) < 1):
-            raise ValueError(f"modes must be three positive integers or None, got {modes!r}")
         self.nu, self.dt, self.forcing, self.L = float(nu), float(dt), forcing, float(L)
-        self.modes = None if modes is None else tuple(int(m) for m in modes)
-        self.steps, self.lr_bias, self.lr_weight = int(steps), float(lr_bias), float(lr_weight)
-        self.bias_scale, self.order, self.step, self.alpha = bias_scale, order, float(step), float(alpha)
-        self.device = device  # the SFNO itself is never optimised: it runs once under no_grad
+        self.method, self.rtol, self.history_size, self.s = cfg.method, float(cfg.rtol), int(cfg.history_size), float(cfg.s)
+        self.order = cfg.order
+        self.anchor = cfg.order // 2 if cfg.anchor is None else int(cfg.anchor)
+        self.modes = cfg.modes
+        self.steps, self.lr_bias, self.lr_weight = int(cfg.steps), float(cfg.lr_bias), float(cfg.lr_weight)
+        self.bias_scale, self.step, self.alpha = cfg.bias_scale, float(cfg.step), float(cfg.alpha)
+        self.device = cfg.device  # the SFNO itself is never optimised: it runs once under no_grad
 
     # -- the frozen network ------------------------------------------------------------------
     @torch.no_grad()
@@ -162,14 +142,17 @@ class SpectralRefiner:
             self._forcing_key = key
         return self._forcing_cache
 
-    def refine(self, x: Tensor, t_out: int | None = None, *, target: Tensor | None = None, batch_size: int = 4,
-               progress: bool | None = None) -> RefineResult:
+    def refine(self, x: Tensor, t_out: int | None = None, *, target: Tensor | None = None,
+               batch_size: int | None = None, progress: bool | None = None) -> RefineResult:
         """Refine the SFNO's prediction for inputs ``x`` ``(b, n, n, t_in)`` (or ``(b, 1, n, n, t_in)``).
 
         ``t_out`` defaults to the model's ``out_steps``; frames are ``dt`` apart. ``target``
-        ``(b, n, n, t_out)`` (optional) records the relative L2 error at every step.
+        ``(b, n, n, t_out)`` (optional) records the relative L2 error at every step; ``batch_size``
+        defaults to the configuration's.
         """
         from tqdm.auto import tqdm
+
+        batch_size = self.config.batch_size if batch_size is None else batch_size
 
         t_out = self.model.out_steps if t_out is None else int(t_out)
         if x.ndim == 5:

@@ -1,19 +1,20 @@
-"""Training configuration: one dataclass, readable from TOML, with the optimizer and scheduler factories."""
+"""Training configuration: one validated dataclass, with the optimizer and scheduler factories."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from pdeml.config import Config, ConfigError, check_choice, check_positive
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 SCHEDULERS = ("none", "onecycle", "step", "cosine")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """Everything the Trainer needs to know that is not the model, the objective or the data.
 
     ``scheduler`` ``"onecycle"`` steps every batch; ``"step"`` and ``"cosine"`` step every epoch;
@@ -23,6 +24,8 @@ class TrainConfig:
     ``final_div_factor``; ``step_size``, ``gamma``). ``precision="auto"`` is bf16 autocast on
     CUDA and float32 on CPU. ``progress=None`` shows a bar only when stderr is a terminal.
     """
+
+    section = "train"
 
     epochs: int = 10
     optimizer: str = "adam"
@@ -41,32 +44,29 @@ class TrainConfig:
     seed: int = 0
     progress: bool | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        if not isinstance(self.optimizer, str):
+            raise ConfigError(f"train.optimizer must be a string, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()
         self.scheduler = (self.scheduler or "none").lower()
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}; known schedulers: {', '.join(SCHEDULERS)}")
-        if self.scheduler_interval not in (None, "step", "epoch"):
-            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {self.scheduler_interval!r}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known options: {sorted(known)}")
-        return cls(**values)
+            raise ConfigError(f"unknown scheduler {self.scheduler!r}; known schedulers: {', '.join(SCHEDULERS)}")
+        if not isinstance(self.scheduler_options, dict):
+            raise ConfigError(f"train.scheduler_options must be a table, got {self.scheduler_options!r}")
+        # a copy, so configurations made by replace() or from another's to_dict() never share it
+        self.scheduler_options = dict(self.scheduler_options)
+        check_choice("train.scheduler_interval", self.scheduler_interval, (None, "step", "epoch"))
+        check_choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
+        check_positive("train.epochs", self.epochs, int)
+        check_positive("train.lr", self.lr)
+        check_positive("train.weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("train.validate_every", self.validate_every, int)
+        check_positive("train.checkpoint_every", self.checkpoint_every, int)
+        if self.grad_clip is not None:
+            check_positive("train.grad_clip", self.grad_clip)
+        check_choice("train.progress", self.progress, (None, True, False))
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
@@ -95,11 +95,3 @@ class TrainConfig:
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **opts), interval
         return None, interval
 
-
-def read_toml(path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
