@@ -16,7 +16,6 @@ from pdeml.config import (
     check_arguments,
     merge,
     parse_sets,
-    parse_value,
     read_toml,
     sections,
 )
@@ -29,10 +28,6 @@ QUICKSTART = {
     "train": {"epochs": 25, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "scheduler": "onecycle",
               "scheduler_options": {"pct_start": 0.2}, "seed": 0},
 }
-
-
-# cmd_solve's name for the one value grammar
-_parse_value = parse_value
 
 
 def add_config_arguments(p: argparse.ArgumentParser, example: str) -> None:
@@ -213,11 +208,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# ``pdeml solve PROBLEM --method NAME``: each method is ``run(problem, options) -> dict`` in its leaf,
-# where ``options`` holds the common flags below (None when not given) and ``--set`` overrides.
-SOLVE_METHODS = {
-    "pinn": ("pdeml.pinn.cli:solve", "physics-informed network with a collocation sampler (--sampler)"),
-    "gp": ("pdeml.gp.cli:solve", "Gaussian-process spectral solver GP-HM on a tensor grid"),
+# ``pdeml solve``'s shortcut flags per method: flag -> the method's option (absent: does not apply)
+SOLVE_SHORTCUTS = {
+    "points": {"fd": "resolution", "gp": "points_per_dim", "pinn": "points"},
+    "steps": {"gp": "steps", "pinn": "steps"},
+    "sampler": {"pinn": "sampler"},
+    "kernel": {"gp": "kernel"},
+    "seed": {"gp": "seed", "pinn": "seed"},
+    "device": {"gp": "device", "pinn": "device"},
 }
 
 
@@ -229,24 +227,44 @@ def _import_attr(target: str):
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    """``pdeml solve PDE --method M``: PDE a registered name or ``FILE.py:Class``; options from
+    ``--config`` (sections ``[problem]`` and ``[M]``), the shortcut flags and ``--set M.key=value``."""
     from pdeml.io import write_json_atomic
     from pdeml.report import markdown_table
+    from pdeml.solution import METHODS, resolve_pde, solve
 
-    if args.method not in SOLVE_METHODS:
-        raise ValueError(f"unknown method {args.method!r}; known methods: {', '.join(SOLVE_METHODS)}")
-    options = {"sampler": args.sampler, "kernel": args.kernel, "points": args.points, "steps": args.steps,
-               "seed": args.seed, "device": args.device, "out": args.out,
-               "progress": False if args.quiet else None}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"pdeml: --set expects key=value (e.g. lr=1e-3), got {item!r}")
-        options[key.replace("-", "_")] = _parse_value(value)
-    result = _import_attr(SOLVE_METHODS[args.method][0])(args.problem, options)
-    print(markdown_table([{k: v for k, v in result.items() if not isinstance(v, (list, dict))}]))
-    path = write_json_atomic(Path(args.out) / "result.json", result)
-    print(f"wrote {path}")
+    spec = METHODS.get(args.method)
+    values = sections(config_values(args), ["problem", args.method], f"pdeml solve --method {args.method}")
+    options = dict(values.get(args.method, {}))
+    for flag, targets in SOLVE_SHORTCUTS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if args.method not in targets:
+            raise ConfigError(f"--{flag} does not apply to --method {args.method}; it is an option of "
+                              f"--method {', '.join(targets)}")
+        options.setdefault(targets[args.method], value)
+    if args.quiet and "progress" in spec.config.keys():
+        options["progress"] = False
+    pde = resolve_pde(args.problem, **values.get("problem", {}))
+    solution = solve(pde, args.method, config=options)
+    out = Path(args.out)
+    figures = {"solution_figure": solution.plot(out / f"{args.method}_solution.png")}
+    if spec.figures is not None:
+        figures.update(spec.figures(solution, out))
+    checkpoint = solution.save(out / "solution.pt")
+    result = {**solution.summary(), "config": solution.config, **{k: str(v) for k, v in figures.items()},
+              "checkpoint": str(checkpoint)}
+    print(markdown_table([{k: v for k, v in solution.summary().items() if not isinstance(v, (list, dict))}]))
+    path = write_json_atomic(out / "result.json", _json_safe(result))
+    print(f"wrote {path}, {checkpoint} and {len(figures)} figure(s)")
     return 0
+
+
+def _json_safe(value: Any) -> Any:
+    from pdeml.solution import _jsonable
+
+    return _jsonable(value)
 
 
 @dataclass(frozen=True)
@@ -361,18 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("solve", help="solve one problem with a meshless method (PINN, GP-HM); error and plots")
-    p.add_argument("problem", help="a problem with an exact solution, e.g. peak2d, poisson1d_sin100")
-    p.add_argument("--method", required=True, help=f"one of: {', '.join(SOLVE_METHODS)}")
-    p.add_argument("--sampler", help="PINN collocation sampler: uniform, rar, rad or aas (default uniform)")
-    p.add_argument("--kernel", help="GP kernel: student-t or gaussian (default student-t)")
-    p.add_argument("--points", type=int, help="collocation points (PINN) or points per dimension (GP)")
-    p.add_argument("--steps", type=int, help="optimisation steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other option of the method, e.g. --set lr=1e-3")
-    p.add_argument("--out", default="solve-out", help="output directory (result.json and figures)")
-    p.add_argument("--device", default="auto")
+    p = sub.add_parser("solve", help="solve one PDE with fd, gp or pinn: error, figures, a saved solution")
+    p.add_argument("problem", help="a registered PDE (pdeml list problems) or FILE.py:ClassName")
+    p.add_argument("--method", required=True, help="fd (finite-difference reference), gp (GP-HM) or pinn")
+    p.add_argument("--sampler", help="pinn: collocation sampler uniform, rar, rad or aas")
+    p.add_argument("--kernel", help="gp: student-t or gaussian")
+    p.add_argument("--points", type=int, help="pinn: collocation points; gp: points per axis; fd: nodes per axis")
+    p.add_argument("--steps", type=int, help="gp, pinn: optimisation steps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    add_config_arguments(p, "gp.components=20 (sections: problem and the method's name)")
+    p.add_argument("--out", default="solve-out", help="output directory (result.json, solution.pt, figures)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_solve)
 

@@ -39,6 +39,8 @@ class Method:
     run: Callable[[PDE, Config], Solution]
     restore: Callable[[PDE, dict[str, Any], dict[str, Any]], Predictor]
     doc: str
+    # the method's own figures of a fresh solution (training history, sampler points, spectra): name -> path
+    figures: Callable[[Solution, Path], dict[str, Path]] | None = None
 
 
 METHODS: Registry[Method] = Registry("method")

@@ -208,12 +208,12 @@ def test_cli_solve_with_gp(tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.warns(UserWarning, match="use at least 203 points"):  # 24 points cannot resolve sin(100x)
         assert main(["solve", "poisson1d_sin100", "--method", "gp", "--points", "24", "--out", str(out), "--quiet",
-                     "--set", "profile_steps=5", "--set", "components=6"]) == 0
+                     "--set", "gp.profile_steps=5", "--set", "gp.components=6"]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["method"] == "gp" and result["components"] == 6 and result["points_per_dim"] == 24
     assert 0 < result["relative_l2"] < 2 and (out / "gp_poisson1d_sin100.png").stat().st_size > 0
     assert main(["solve", "poisson1d_sin100", "--method", "gp", "--sampler", "rad", "--out", str(out)]) != 0
-    assert "--sampler does not apply" in capsys.readouterr().err
+    assert "--sampler does not apply to --method gp" in capsys.readouterr().err
 
 
 def test_bench_gp_tiny(tmp_path):

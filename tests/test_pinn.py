@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -259,20 +260,28 @@ def test_bad_input_errors():
         res.predict(torch.zeros(4, 3))
 
 
-def test_cli_solve_pinn(tmp_path):
+def test_cli_solve_pinn(tmp_path, capsys):
     from pdeml.cli import main
 
     out = tmp_path / "solve"
     assert main(["solve", "peak2d", "--method", "pinn", "--sampler", "aas", "--points", "32", "--steps", "4",
-                 "--set", "rounds=2", "--set", "width=8", "--set", "depth=1", "--set", "flow_steps=2",
-                 "--set", "eval_resolution=17", "--set", "beta=0.01", "--out", str(out), "--device", "cpu",
+                 "--set", "pinn.rounds=2", "--set", "pinn.width=8", "--set", "pinn.depth=1", "--set", "pinn.flow_steps=2",
+                 "--set", "pinn.eval_resolution=17", "--set", "pinn.beta=0.01", "--out", str(out), "--device", "cpu",
                  "--quiet"]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["method"] == "pinn" and result["sampler"] == "aas" and result["steps"] == 4
     assert math.isfinite(result["relative_l2"]) and result["relative_l2"] > 0
     for key in ("solution_figure", "sampler_figure", "error_history_figure"):
         assert (out / result[key].split("/")[-1]).stat().st_size > 1000
-    with pytest.raises(ValueError, match="--kernel does not apply"):
-        from pdeml.pinn.cli import solve
+    from pdeml.solution import Solution
 
-        solve("peak2d", {"kernel": "gaussian", "out": str(out)})
+    reloaded = Solution.load(out / "solution.pt")  # rebuilds peak2d and the network: same error on the same grid
+    prob = reloaded.pde
+    x, y = prob.grid(17)
+    pts = np.stack([x.ravel(), y.ravel()], axis=1)
+    u = prob.exact(x, y).ravel()
+    assert np.linalg.norm(reloaded.predict(pts) - u) / np.linalg.norm(u) == pytest.approx(result["relative_l2"], rel=1e-5)
+    assert main(["solve", "peak2d", "--method", "pinn", "--kernel", "gaussian", "--out", str(out)]) == 2
+    assert "--kernel does not apply to --method pinn" in capsys.readouterr().err
+    assert main(["solve", "peak2d", "--method", "pinn", "--set", "gp.components=3", "--out", str(out)]) == 2
+    assert "unknown section(s) ['gp']" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,4 +40,15 @@ def restore(pde: PDE, config: dict[str, Any], state: dict[str, Any]):
     return _predictor(solver)
 
 
-METHOD = Method("gp", GPConfig, run, restore, "GP-HM on a tensor grid")
+def figures(solution: Solution, out: Path) -> dict[str, Path]:
+    """The training history and, where there is an exact solution, the fit with its learned spectrum."""
+    from pdeml.gp.plots import save_fit_figure, save_history_figure
+
+    solver, name = solution.native, solution.pde.name
+    out_figs = {"history_figure": save_history_figure(solver, out / f"gp_{name}_history.png")}
+    if solution.pde.has_exact:
+        out_figs["fit_figure"] = save_fit_figure(solver, out / f"gp_{name}.png")
+    return out_figs
+
+
+METHOD = Method("gp", GPConfig, run, restore, "GP-HM on a tensor grid", figures)

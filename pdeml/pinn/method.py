@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,4 +55,13 @@ def restore(pde: PDE, config: dict[str, Any], state: dict[str, Any]):
     return _predictor(model.eval())
 
 
-METHOD = Method("pinn", PINNConfig, run, restore, "physics-informed network with a collocation sampler")
+def figures(solution: Solution, out: Path) -> dict[str, Path]:
+    """The error per round and where the sampler put its points."""
+    from pdeml.pinn.plots import history_figure, sampler_figure
+
+    result = solution.native
+    return {"error_history_figure": history_figure(result, out / "pinn_history.png"),
+            "sampler_figure": sampler_figure(result, out / "pinn_sampler_points.png")}
+
+
+METHOD = Method("pinn", PINNConfig, run, restore, "physics-informed network with a collocation sampler", figures)
