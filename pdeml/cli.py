@@ -302,7 +302,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pdeml.bench import run_benchmark
     from pdeml.report import markdown_table
 
-    record = run_benchmark(args.name, preset=args.preset, out=args.out, device=args.device)
+    record = run_benchmark(args.name, preset=args.preset, out=args.out, device=args.device, workers=args.workers)
     print(markdown_table(record["results"]))
     print(f"wrote {Path(args.out) / (args.name + '.json')} and {Path(args.out) / (args.name + '.md')}")
     return 0
@@ -408,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="small", choices=["tiny", "small", "paper"])
     p.add_argument("--out", default="bench-out")
     p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel processes, one thread each, for benchmarks of independent runs (aas)")
     p.set_defaults(func=cmd_bench)
     return parser
 

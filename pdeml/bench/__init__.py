@@ -34,12 +34,20 @@ BENCHMARKS.register_lazy("dcdm", "pdeml.bench.dcdm",
 
 def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "bench-out",
                   device: str = "auto", progress: bool | None = None,
-                  command: str | None = None) -> dict[str, Any]:
-    """Run benchmark ``name`` with ``preset`` and write ``out/name.json`` and ``out/name.md``."""
+                  command: str | None = None, workers: int = 1) -> dict[str, Any]:
+    """Run benchmark ``name`` with ``preset`` and write ``out/name.json`` and ``out/name.md``;
+    ``workers`` > 1 for a benchmark that runs independent jobs in parallel processes."""
+    import inspect
+
     module = BENCHMARKS.get(name)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
-    rows = module.run(preset=preset, device=device, progress=progress, out=str(out))
+    options = {}
+    if workers != 1:
+        if "workers" not in inspect.signature(module.run).parameters:
+            raise ValueError(f"benchmark {name!r} runs its jobs in one process; --workers does not apply")
+        options["workers"] = int(workers)
+    rows = module.run(preset=preset, device=device, progress=progress, out=str(out), **options)
     return write_record(out, name, preset, resolve_device(device), rows, command=command,
                         notes=(module.__doc__ or "").strip(), extra={"settings": module.PRESETS[preset]})
 

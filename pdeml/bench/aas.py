@@ -40,15 +40,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lbfgs": {"lbfgs_steps": 20, "lbfgs_points": 128},
         "aas": {"flow_steps": 2, "flow_hidden": 16, "flow_bins": 8, "penalty_points": 128, "flow_batch": 256},
     },
-    # sized for a shared CPU core (36 runs): the published 2D problems (beta = 1000), 500 Adam
-    # steps on 1000 points per round in 5 rounds, then 1000 L-BFGS iterations on 1000 points
-    # chosen by the sampler; the 10D Gaussian at a smaller budget (500 points)
+    # a budget at which the PINN resolves the published 2D problems (beta = 1000) on one CPU core per
+    # run (about 200 s): a 32x4 network, 3000 Adam steps on 2000 points per round in 10 rounds, then
+    # 2000 L-BFGS iterations on 8000 points chosen by the sampler; the 10D Gaussian with 1000 Adam
+    # steps on 1000 points and 500 L-BFGS iterations on 4000. 36 runs: ``--workers 2`` on two cores
     "small": {
-        "problems": [["peak2d", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
-                     ["two_peaks", {"beta": 1000.0}, 500, {"lbfgs_steps": 1000}],
-                     ["gaussian_nd", {"dim": 10}, 200, {"lbfgs_steps": 100, "points": 500}]],
-        "samplers": ["uniform", "rad", "aas", "aas-unweighted"], "seeds": [0, 1, 2], "points": 1000,
-        "rounds": 5, "network": {"width": 32, "depth": 4}, "eval": {}, "lbfgs": {},
+        "problems": [["peak2d", {"beta": 1000.0}, 3000, {"lbfgs_steps": 2000, "lbfgs_points": 8000}],
+                     ["two_peaks", {"beta": 1000.0}, 3000, {"lbfgs_steps": 2000, "lbfgs_points": 8000}],
+                     ["gaussian_nd", {"dim": 10}, 1000, {"lbfgs_steps": 500, "points": 1000, "lbfgs_points": 4000}]],
+        "samplers": ["uniform", "rad", "aas", "aas-unweighted"], "seeds": [0, 1, 2], "points": 2000,
+        "rounds": 10, "network": {"width": 32, "depth": 4}, "eval": {}, "lbfgs": {},
         "aas": {"flow_hidden": 32},
     },
     # the published problems at paper-scale budgets (hours on a GPU)
@@ -136,49 +137,84 @@ def _write_runs(out: Path, runs: dict[tuple[str, str], list[dict[str, Any]]]) ->
                                               for (label, sampler), rs in runs.items() for r in rs])
 
 
-def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
-        out: str | None = None) -> list[dict[str, Any]]:
-    """Rows per (problem, sampler); with ``out``, figures ``aas_errors.png`` and ``aas_points.png``."""
-    import sys
+def _run_job(job: tuple, s: dict[str, Any], device: str, threads: int | None = None) -> tuple[dict[str, Any], Any]:
+    """One (problem, sampler, seed) run: its record, and a light copy of what the points figure needs."""
+    from types import SimpleNamespace
+
+    import torch
 
     from pdeml.pinn import solve_pinn
+
+    if threads:
+        torch.set_num_threads(threads)
+    name, params, steps, extra, sampler, seed = job
+    opts = {**COMMON, **s["network"], **s["eval"], **s["lbfgs"], **extra, "rounds": s["rounds"],
+            "problem_params": dict(params)}
+    points = opts.pop("points", s["points"])
+    opts.setdefault("lbfgs_points", points)
+    method, variant = VARIANTS.get(sampler, (sampler, {}))
+    if method == "aas":
+        opts.update(s["aas"])
+    opts.update(variant)
+    res = solve_pinn(name, sampler=method, points=points, steps=steps, seed=seed, device=device,
+                     progress=False, **opts)
+    record = {"relative_l2": res.relative_l2, "near": res.relative_l2_near, "away": res.relative_l2_away,
+              "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim,
+              "lbfgs_steps": int(opts.get("lbfgs_steps", 0)), "lbfgs_points": opts.get("lbfgs_points"),
+              "adam_relative_l2": [r for r in res.history if r["phase"] == "adam"][-1]["relative_l2"],
+              "seed": seed, "points": points,
+              "rounds": [{k: v for k, v in r.items() if k.startswith("sampler_") or k in ("phase", "relative_l2")}
+                         for r in res.history if r["phase"] == "adam"]}
+    light = SimpleNamespace(sampler_points=res.sampler_points, relative_l2=res.relative_l2,
+                            domain=SimpleNamespace(low=res.domain.low, high=res.domain.high),
+                            problem=SimpleNamespace(name=res.problem.name))
+    return record, light
+
+
+def run(preset: str = "small", device: str = "auto", progress: bool | None = None,
+        out: str | None = None, workers: int = 1) -> list[dict[str, Any]]:
+    """Rows per (problem, sampler); with ``out``, figures ``aas_errors.png`` and ``aas_points.png``.
+
+    ``workers`` > 1 runs that many jobs at once in separate processes, one thread each (on a CPU,
+    one worker per core: threads of concurrent runs would contend)."""
+    import sys
 
     s = PRESETS[preset]
     jobs = [(name, params, steps, extra, sampler, seed) for name, params, steps, *more in s["problems"]
             for extra in [more[0] if more else {}] for sampler in s["samplers"] for seed in s["seeds"]]
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = tqdm(jobs, desc="bench aas", unit="run", disable=not show, dynamic_ncols=True)
-    # per (problem, sampler) only the figures of each run; full results (model, evaluation set,
-    # snapshots) are kept for the first 2D problem's first seed, whose points are plotted
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    bar = tqdm(total=len(jobs), desc="bench aas", unit="run", disable=not show, dynamic_ncols=True)
+    # per (problem, sampler) only the figures of each run; the sampler points are kept for the first
+    # 2D problem's first seed, whose points are plotted
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(_label(j[0], j[1]), j[4]): [] for j in jobs}
     first_2d: dict[str, Any] = {}
-    first_2d_name = None
-    for name, params, steps, extra, sampler, seed in bar:
-        label = _label(name, params)
-        bar.set_postfix(problem=name, sampler=sampler, seed=seed, refresh=False)
-        opts = {**COMMON, **s["network"], **s["eval"], **s["lbfgs"], **extra, "rounds": s["rounds"],
-                "problem_params": dict(params)}
-        points = opts.pop("points", s["points"])
-        opts.setdefault("lbfgs_points", points)
-        method, variant = VARIANTS.get(sampler, (sampler, {}))
-        if method == "aas":
-            opts.update(s["aas"])
-        opts.update(variant)
-        res = solve_pinn(name, sampler=method, points=points, steps=steps, seed=seed, device=device,
-                         progress=False, **opts)
-        runs.setdefault((label, sampler), []).append(
-            {"relative_l2": res.relative_l2, "near": res.relative_l2_near, "away": res.relative_l2_away,
-             "seconds": res.seconds, "steps": res.steps, "dim": res.domain.dim,
-             "lbfgs_steps": int(opts.get("lbfgs_steps", 0)), "lbfgs_points": opts.get("lbfgs_points"),
-             "adam_relative_l2": [r for r in res.history if r["phase"] == "adam"][-1]["relative_l2"],
-             "seed": seed, "points": points,
-             "rounds": [{k: v for k, v in r.items() if k.startswith("sampler_") or k in ("phase", "relative_l2")}
-                        for r in res.history if r["phase"] == "adam"]})
+    first_2d_name: list[str] = []  # the first problem, in job order, that turns out to be 2D
+
+    def collect(job, record, light):
+        name, params, _, _, sampler, seed = job
+        runs[(_label(name, params), sampler)].append(record)
         if out:  # every finished run is on disk, also when the benchmark is interrupted
-            _write_runs(Path(out), runs)
-        if res.domain.dim == 2 and seed == s["seeds"][0] and first_2d_name in (None, name):
-            first_2d_name = name
-            first_2d[sampler] = res
+            _write_runs(Path(out), {k: v for k, v in runs.items() if v})
+        if record["dim"] == 2 and not first_2d_name:
+            first_2d_name.append(name)
+        if record["dim"] == 2 and seed == s["seeds"][0] and name == first_2d_name[0]:
+            first_2d[sampler] = light
+        bar.set_postfix(problem=name, sampler=sampler, seed=seed, refresh=False)
+        bar.update()
+
+    if workers <= 1:
+        for job in jobs:
+            collect(job, *_run_job(job, s, device))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [(job, pool.submit(_run_job, job, s, device, 1)) for job in jobs]
+            for job, future in futures:
+                collect(job, *future.result())
+        for key in runs:  # in seed order whatever finished first
+            runs[key].sort(key=lambda r: r["seed"])
     bar.close()
 
     rows = []
@@ -203,5 +239,5 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     if out:
         _error_figure(Path(out) / "aas_errors.png", rows)
         if first_2d:
-            _points_figure(Path(out) / "aas_points.png", first_2d)
+            _points_figure(Path(out) / "aas_points.png", {k: first_2d[k] for k in s["samplers"] if k in first_2d})
     return rows
