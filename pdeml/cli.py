@@ -1,5 +1,5 @@
 """The ``pdeml`` command line: quickstart, generate, merge, export, train, evaluate, solve,
-train-preconditioner, list, bench."""
+train-preconditioner, refine, list, bench."""
 
 from __future__ import annotations
 
@@ -289,6 +289,10 @@ LEAF_COMMANDS: dict[str, LeafCommand] = {
         "train a DCDM network or a multigrid smoother for pressure systems",
         config="pdeml.linalg.cli:PreconditionerConfig", run="pdeml.linalg.cli:run",
         add_arguments="pdeml.linalg.cli:add_arguments", example="train.epochs=20"),
+    "refine": LeafCommand(
+        "refine a trained SFNO's Navier-Stokes predictions per sample and certify them (error estimate, trusted)",
+        config="pdeml.refine.cli:RefineCommandConfig", run="pdeml.refine.cli:run",
+        add_arguments="pdeml.refine.cli:add_arguments", example="refine.steps=100"),
 }
 
 
