@@ -10,8 +10,9 @@ and ``trusted``: relative to the last known frame, the refined window's estimate
 estimate was above its error there, a refined window's need not be).
 
 The options are a :class:`RefineCommandConfig`: sections ``[refine]`` (a
-:class:`~pdeml.refine.RefineConfig`) and ``[certify]``. Only the standard library and
-:mod:`pdeml.config` are imported at module level: the parser is built on every ``pdeml`` call.
+:class:`~pdeml.refine.RefineConfig`) and ``[certify]``. The flags are
+:func:`pdeml.cli.add_refine_arguments`: importing this package imports torch, which the parser,
+built on every ``pdeml`` call, does not.
 """
 
 from __future__ import annotations
@@ -59,26 +60,6 @@ class RefineCommandConfig(Config):
 
     refine: RefineConfig = field(default_factory=RefineConfig)
     certify: CertifyConfig = field(default_factory=CertifyConfig)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The run, the data, the outputs, and shortcut flags that fill the configuration key named by their ``dest``."""
-    p.add_argument("run", help="run directory of a trained SFNO (pdeml train --model sfno, data.normalize none)")
-    p.add_argument("--data", required=True, help="navier_stokes data set (pdeml generate navier_stokes); its "
-                                                 "attributes give nu, the frame spacing and the forcing")
-    p.add_argument("--n", dest="certify.samples", type=int, help="refine the last N samples (default all)")
-    p.add_argument("--t-in", dest="certify.t_in", type=int,
-                   help="known frames fed to the SFNO (default: the frames of the file's inputs)")
-    p.add_argument("--threshold", dest="certify.threshold", type=float,
-                   help="trust a refined window whose error estimate is at most this fraction of the last "
-                        "known frame's L2 norm (default 0.1)")
-    p.add_argument("--steps", dest="refine.steps", type=int, help="optimiser iterations per sample (default 50)")
-    p.add_argument("--method", dest="refine.method", choices=["adam", "lbfgs"], help="default adam")
-    p.add_argument("--device", dest="refine.device", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--out", help="output directory for refine.json (default RUN/refine)")
-    p.add_argument("--save-predictions", action="store_true",
-                   help="also write the refined windows to OUT/refined.h5 (pdeml HDF5: x inputs, y refined)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def read_navier_stokes(path: str, t_in: int | None):
@@ -200,4 +181,4 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["TRUST_RULE", "CertifyConfig", "RefineCommandConfig", "add_arguments", "read_navier_stokes", "run"]
+__all__ = ["TRUST_RULE", "CertifyConfig", "RefineCommandConfig", "read_navier_stokes", "run"]
