@@ -272,13 +272,14 @@ def add_refine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory of a trained SFNO (pdeml train --model sfno, data.normalize none)")
     p.add_argument("--data", required=True, help="navier_stokes data set (pdeml generate navier_stokes); its "
                                                  "attributes give nu, the frame spacing and the forcing")
-    p.add_argument("--n", dest="certify.samples", type=int, help="refine the last N samples (default all)")
-    p.add_argument("--t-in", dest="certify.t_in", type=int,
+    p.add_argument("--n", dest="certify.samples", type=int, metavar="N", help="refine the last N samples (default all)")
+    p.add_argument("--t-in", dest="certify.t_in", type=int, metavar="K",
                    help="known frames fed to the SFNO (default: the frames of the file's inputs)")
-    p.add_argument("--threshold", dest="certify.threshold", type=float,
+    p.add_argument("--threshold", dest="certify.threshold", type=float, metavar="T",
                    help="trust a refined window whose error estimate is at most this fraction of the last "
                         "known frame's L2 norm (default 0.1)")
-    p.add_argument("--steps", dest="refine.steps", type=int, help="optimiser iterations per sample (default 50)")
+    p.add_argument("--steps", dest="refine.steps", type=int, metavar="S",
+                   help="optimiser iterations per sample (default 50)")
     p.add_argument("--method", dest="refine.method", choices=["adam", "lbfgs"], help="default adam")
     p.add_argument("--device", dest="refine.device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--out", help="output directory for refine.json (default RUN/refine)")
