@@ -1,5 +1,5 @@
 """The ``pdeml`` command line: quickstart, generate, merge, export, train, evaluate, solve,
-train-preconditioner, list, bench."""
+train-preconditioner, refine, list, bench."""
 
 from __future__ import annotations
 
@@ -267,6 +267,27 @@ def _json_safe(value: Any) -> Any:
     return _jsonable(value)
 
 
+def add_refine_arguments(p: argparse.ArgumentParser) -> None:
+    """``pdeml refine``: the run, the data, the outputs, and shortcut flags that fill the configuration key named by their ``dest``."""
+    p.add_argument("run", help="run directory of a trained SFNO (pdeml train --model sfno, data.normalize none)")
+    p.add_argument("--data", required=True, help="navier_stokes data set (pdeml generate navier_stokes); its "
+                                                 "attributes give nu, the frame spacing and the forcing")
+    p.add_argument("--n", dest="certify.samples", type=int, metavar="N", help="refine the last N samples (default all)")
+    p.add_argument("--t-in", dest="certify.t_in", type=int, metavar="K",
+                   help="known frames fed to the SFNO (default: the frames of the file's inputs)")
+    p.add_argument("--threshold", dest="certify.threshold", type=float, metavar="T",
+                   help="trust a refined window whose error estimate is at most this fraction of the last "
+                        "known frame's L2 norm (default 0.1)")
+    p.add_argument("--steps", dest="refine.steps", type=int, metavar="S",
+                   help="optimiser iterations per sample (default 50)")
+    p.add_argument("--method", dest="refine.method", choices=["adam", "lbfgs"], help="default adam")
+    p.add_argument("--device", dest="refine.device", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--out", help="output directory for refine.json (default RUN/refine)")
+    p.add_argument("--save-predictions", action="store_true",
+                   help="also write the refined windows to OUT/refined.h5 (pdeml HDF5: x inputs, y refined)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 @dataclass(frozen=True)
 class LeafCommand:
     """A command that configures one method, as ``"module:attr"`` targets imported on use.
@@ -289,6 +310,10 @@ LEAF_COMMANDS: dict[str, LeafCommand] = {
         "train a DCDM network or a multigrid smoother for pressure systems",
         config="pdeml.linalg.cli:PreconditionerConfig", run="pdeml.linalg.cli:run",
         add_arguments="pdeml.linalg.cli:add_arguments", example="train.epochs=20"),
+    "refine": LeafCommand(
+        "refine a trained SFNO's Navier-Stokes predictions per sample and certify them (error estimate, trusted)",
+        config="pdeml.refine.cli:RefineCommandConfig", run="pdeml.refine.cli:run",
+        add_arguments="pdeml.cli:add_refine_arguments", example="refine.steps=100"),
 }
 
 

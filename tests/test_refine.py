@@ -278,3 +278,89 @@ def test_first_frame_part_measures_an_injected_first_frame_error(flow, one_torch
     true = float(torch.linalg.vector_norm(bump) / N)
     torch.testing.assert_close(est.first_frame, torch.full((2,), true, dtype=torch.float64), rtol=0.02, atol=0)
     assert ns_error_estimate(known[..., -2:], pred, H, NU, forcing).first_frame is None  # needs 3 known frames
+
+
+# -- pdeml refine RUN --data FILE ------------------------------------------------------------
+
+TINY_NS = ["--set", "problem.nu=1e-3", "--set", "problem.dt=1e-2", "--set", "problem.warmup=0.5",
+           "--set", "problem.t_final=2.5", "--set", "problem.n_snapshots=10", "--set", "problem.t_in=6",
+           "--set", "problem.solver_resolution=32"]
+
+
+@pytest.fixture(scope="module")
+def sfno_run(tmp_path_factory):
+    """A navier_stokes file (4 samples at 16^2, 6 known + 4 later frames) and an SFNO run trained on it for one epoch."""
+    from pdeml.cli import main
+
+    root = tmp_path_factory.mktemp("refine_cli")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["generate", "navier_stokes", "--n", "4", "--res", "16", "--out", str(root / "ns.h5"),
+                     "--quiet", *TINY_NS]) == 0
+        assert main(["train", "--data", str(root / "ns.h5"), "--model", "sfno", "--epochs", "1", "--device", "cpu",
+                     "--out", str(root / "run"), "--set", "data.normalize=none", "--set", "data.n_train=2",
+                     "--set", "data.n_test=2", "--set", "data.batch_size=2", "--set", "model.modes=[4,4,3]",
+                     "--set", "model.width=4", "--set", "model.n_layers=1", "--set", "model.latent_steps=6",
+                     "--set", "model.out_steps=4", "--set", "model.channel_expansion=1"]) == 0
+    finally:
+        torch.set_num_threads(old)
+    return root / "run", root / "ns.h5"
+
+
+def test_refine_command_certifies_each_sample(sfno_run, tmp_path, capsys, one_torch_thread):
+    from pdeml.cli import main
+    from pdeml.data import load_dataset
+
+    run, data = sfno_run
+    out = tmp_path / "out"
+    assert main(["refine", str(run), "--data", str(data), "--n", "2", "--steps", "10", "--device", "cpu",
+                 "--out", str(out), "--save-predictions", "--quiet", "--set", "certify.threshold=0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "| sample | estimate_sfno | initial_sfno" in printed and "trusted" in printed
+    record = json.loads((out / "refine.json").read_text())
+    assert record["nu"] == 1e-3 and record["dt"] == pytest.approx(0.2) and (record["t_in"], record["t_out"]) == (6, 4)
+    assert record["config"]["refine"]["steps"] == 10 and record["config"]["certify"]["threshold"] == 0.5
+    rows = record["samples"]
+    assert [r["sample"] for r in rows] == [2, 3]  # the last two
+    for r in rows:
+        for k in ("sfno", "refined"):
+            assert r[f"estimate_{k}"] == pytest.approx(r[f"initial_{k}"] + r[f"evolution_{k}"], rel=1e-12)
+            assert 0 < r[f"rel_l2_{k}"] < 2 and r[f"relative_estimate_{k}"] > 0
+        assert r["estimate_refined"] <= r["estimate_sfno"] and r["loss_refined"] <= r["loss_sfno"]
+        assert r["seconds"] > 0
+        assert r["relative_bound_refined"] >= r["relative_estimate_sfno"]  # the SFNO's estimate plus the move
+        # the unrefined estimate is about the largest frame error (0.98 on this one-epoch model, >= 1.07 on the benchmark)
+        assert 0.9 < r["effectivity_sfno"] < 4
+        assert r["trusted"] == (max(r["relative_estimate_refined"], r["relative_bound_refined"]) <= 0.5)
+    refined = load_dataset(out / "refined.h5")
+    assert refined.x.shape == (2, 1, 16, 16, 6) and refined.y.shape == (2, 1, 16, 16, 4)
+    assert refined.meta["problem"] == "navier_stokes" and refined.meta["samples"] == [2, 3]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pdeml: error:") and "\n" not in err, err
+    return err
+
+
+def test_refine_command_refuses_bad_data_and_options(sfno_run, tmp_path, capsys):
+    from pdeml.cli import main
+    from pdeml.data import save_dataset
+
+    run, data = sfno_run
+    darcy = save_dataset(tmp_path / "darcy.h5", torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), problem="darcy")
+    assert main(["refine", str(run), "--data", str(darcy), "--out", str(tmp_path)]) == 2
+    assert "expected a navier_stokes data set" in _error_line(capsys)
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"not an hdf5 file")
+    assert main(["refine", str(run), "--data", str(broken), "--out", str(tmp_path)]) == 2
+    assert "not a readable HDF5 file" in _error_line(capsys)
+    # 8 known + 4 predicted frames do not fit in the file's 10
+    assert main(["refine", str(run), "--data", str(data), "--t-in", "8", "--out", str(tmp_path)]) == 2
+    assert "needs 12 frames per sample, the file holds 10" in _error_line(capsys)
+    assert main(["refine", str(run), "--data", str(data), "--set", "refine.x=1"]) == 2
+    assert "unknown refine option(s) ['x']; known options: modes, steps" in _error_line(capsys)
+    assert main(["refine", str(tmp_path / "nowhere"), "--data", str(data)]) == 2
+    assert "does not exist" in _error_line(capsys)
+    assert not (tmp_path / "refine.json").exists()
