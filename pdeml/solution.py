@@ -313,10 +313,12 @@ def _run_fd(pde: PDE, config: FDConfig) -> Solution:
                 f"FD at {'x'.join(map(str, fine))}"
         else:
             error, against = math.nan, "(the reference itself)"
+    import torch
+
+    history_records = [{"newton_step": i, "residual_max": r} for i, r in enumerate(history)]
+    extra = {"resolution": shape[0] if len(set(shape)) == 1 else shape, "newton_steps": len(history) - 1}
     return Solution(pde, "fd", {**config.to_dict(), "resolution": shape}, _grid_predictor(pde, u), error, against,
-                    seconds, [{"newton_step": i, "residual_max": r} for i, r in enumerate(history)],
-                    {"u": __import__("torch").as_tensor(u)}, {"resolution": shape[0] if len(set(shape)) == 1 else shape,
-                                                              "newton_steps": len(history) - 1}, u)
+                    seconds, history_records, {"u": torch.as_tensor(u)}, extra, u)
 
 
 def _restore_fd(pde: PDE, config: dict[str, Any], state: dict[str, Any]) -> Predictor:
