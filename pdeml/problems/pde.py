@@ -204,23 +204,29 @@ class PDE(Problem):
         cached = self.__dict__.get("_structure")
         if cached is not None:
             return cached
+        import torch
+
+        # float64 torch tensors, as every method calls the operator with (FD, GP-HM, the PINN)
         rng = np.random.default_rng(0)
         lo = np.array([a for a, _ in self.domain])
         hi = np.array([b for _, b in self.domain])
-        pts = lo + (hi - lo) * (0.1 + 0.8 * rng.random((7, self.dim)))
+        pts = torch.as_tensor(lo + (hi - lo) * (0.1 + 0.8 * rng.random((7, self.dim))))
         x = tuple(pts[:, k] for k in range(self.dim))
+
+        def tensor(n=7):
+            return torch.as_tensor(rng.standard_normal(n))
 
         def run(u, fill, values=None):
             d = Derivatives(values or {}, self.dim, fill)
-            out = np.broadcast_to(np.asarray(self.operator(u, d, x), dtype=np.float64), u.shape)
-            return out, d.read
+            out = torch.as_tensor(self.operator(u, d, x), dtype=torch.float64).expand(u.shape)
+            return out.numpy(), d.read
 
-        zero = np.zeros(7)
-        base, read = run(zero, lambda: np.zeros(7))
+        zero = torch.zeros(7, dtype=torch.float64)
+        base, read = run(zero, lambda: torch.zeros(7, dtype=torch.float64))
         needs = tuple(sorted(read))
-        a = {k: rng.standard_normal(7) for k in needs}
-        b = {k: rng.standard_normal(7) for k in needs}
-        ua, ub = rng.standard_normal(7), rng.standard_normal(7)
+        a = {k: tensor() for k in needs}
+        b = {k: tensor() for k in needs}
+        ua, ub = tensor(), tensor()
         la, _ = run(ua, None, a)
         lb, _ = run(ub, None, b)
         lab, _ = run(ua + ub, None, {k: a[k] + b[k] for k in needs})
