@@ -229,7 +229,7 @@ def _import_attr(target: str):
 def cmd_solve(args: argparse.Namespace) -> int:
     """``pdeml solve PDE --method M``: PDE a registered name or ``FILE.py:Class``; options from
     ``--config`` (sections ``[problem]`` and ``[M]``), the shortcut flags and ``--set M.key=value``."""
-    from pdeml.io import write_json_atomic
+    from pdeml.io import jsonable, write_json_atomic
     from pdeml.report import markdown_table
     from pdeml.solution import METHODS, resolve_pde, solve
 
@@ -256,15 +256,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     result = {**solution.summary(), "config": solution.config, **{k: str(v) for k, v in figures.items()},
               "checkpoint": str(checkpoint)}
     print(markdown_table([{k: v for k, v in solution.summary().items() if not isinstance(v, (list, dict))}]))
-    path = write_json_atomic(out / "result.json", _json_safe(result))
+    path = write_json_atomic(out / "result.json", jsonable(result))
     print(f"wrote {path}, {checkpoint} and {len(figures)} figure(s)")
     return 0
-
-
-def _json_safe(value: Any) -> Any:
-    from pdeml.solution import _jsonable
-
-    return _jsonable(value)
 
 
 def add_refine_arguments(p: argparse.ArgumentParser) -> None:

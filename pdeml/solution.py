@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pdeml.config import Config, ConfigError, check_positive
+from pdeml.io import jsonable
 from pdeml.problems.pde import PDE
 from pdeml.registry import Registry
 
@@ -115,10 +116,10 @@ class Solution:
         """A checkpoint (tensors as state dicts, everything else as JSON) that :meth:`load` reads back."""
         from pdeml.train.checkpoint import save_checkpoint
 
-        pde = {"name": self.pde.name, "params": _jsonable(self.pde.params),
+        pde = {"name": self.pde.name, "params": jsonable(self.pde.params),
                "class": f"{type(self.pde).__module__}:{type(self.pde).__qualname__}"}
-        meta = {"method": self.method, "config": _jsonable(self.config), "pde": pde, "summary": _jsonable(self.summary()),
-                "history": _jsonable({"h": self.history})["h"]}
+        meta = {"method": self.method, "config": jsonable(self.config), "pde": pde, "summary": jsonable(self.summary()),
+                "history": jsonable({"h": self.history})["h"]}
         return save_checkpoint(path, {"meta": json.dumps(meta), "state": self.state})
 
     @classmethod
@@ -144,23 +145,6 @@ def _plane(values: np.ndarray) -> np.ndarray:
     """The plane through the centre of a grid array (all axes after the first two at their middle)."""
     index = (slice(None), slice(None)) + tuple(n // 2 for n in values.shape[2:])
     return values[index]
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with NumPy numbers and arrays as lists/floats; other non-JSON objects as their repr."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "detach") and hasattr(value, "tolist"):
-        return value.detach().cpu().tolist()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 def _rebuild_pde(info: dict[str, Any]) -> PDE:
@@ -291,17 +275,11 @@ def _grid_predictor(pde: PDE, values: np.ndarray) -> Predictor:
 
 
 def _run_fd(pde: PDE, config: FDConfig) -> Solution:
-    from pdeml.solvers.fd import solve_fd
-
-    pde.check_fd()
     shape = _fd_shape(pde, config.resolution)
     start = time.perf_counter()
-    coords = pde.grid(shape)
-    f = np.broadcast_to(np.asarray(pde.forcing(*coords), dtype=np.float64), coords[0].shape)
-    g = np.broadcast_to(np.asarray(pde.dirichlet(*coords), dtype=np.float64), coords[0].shape)
-    u, history = solve_fd(lambda u, d, x: pde.apply_operator(u, d, x), pde.needs, f, g, pde.domain,
-                          tol=config.tol, maxiter=config.maxiter, name=pde.name, return_history=True)
+    u, history = pde.fd_solve(shape, tol=config.tol, maxiter=config.maxiter, return_history=True)
     seconds = time.perf_counter() - start
+    coords = pde.grid(shape)
     if pde.has_exact:
         truth, against = np.asarray(pde.exact(*coords), dtype=np.float64), "exact"
         error = float(np.linalg.norm(u - truth) / max(np.linalg.norm(truth), 1e-300))

@@ -41,6 +41,7 @@ from pdeml.gp.profile import (
     kronecker_separable,
     profiled_objective,
 )
+from pdeml.io import jsonable
 from pdeml.losses import relative_l2 as _relative_l2
 from pdeml.problems.pde import PDE
 from pdeml.train import FullBatch, Trainer
@@ -56,20 +57,6 @@ def _per_dim(value, dim: int, name: str, kind=float) -> list:
             raise ValueError(f"{name} has {len(value)} entries but the problem has {dim} dimensions: {list(value)}")
         return [kind(v) for v in value]
     return [kind(value)] * dim
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    """Problem parameters as JSON values (others by their repr)."""
-    import json
-
-    out = {}
-    for k, v in params.items():
-        try:
-            json.dumps(v)
-            out[k] = v
-        except TypeError:
-            out[k] = repr(v)
-    return out
 
 
 class GPSolver:
@@ -309,7 +296,7 @@ class GPSolver:
     def config(self) -> dict[str, Any]:
         """JSON-able description of the solver (stored with checkpoints): the resolved options."""
         options = {k: v for k, v in self.settings.to_dict().items() if k not in ("run_dir", "progress", "device")}
-        return {"method": "gp-hm", "problem": self.problem.name, "params": _jsonable(self.problem.params),
+        return {"method": "gp-hm", "problem": self.problem.name, "params": jsonable(self.problem.params),
                 **options, "points_per_dim": self.points_per_dim, "freq_scale": self.freq_scale,
                 "profile_steps": self.profile_steps, "steps": self.steps}
 

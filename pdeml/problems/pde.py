@@ -290,8 +290,10 @@ class PDE(Problem):
             raise FDError(f"the FD reference needs a grid of resolution^d nodes; {self.name} has d = {self.dim} > 3 "
                           "(use exact() at sample points instead)")
 
-    def reference(self, resolution: int | list[int], return_history: bool = False):
-        """The second-order FD solution on the node grid (``(resolution,) * dim``, float64)."""
+    def fd_solve(self, resolution: int | list[int], *, tol: float = 1e-12, maxiter: int = 30,
+                 return_history: bool = False):
+        """The second-order FD solution on the node grid (``resolution`` per axis, float64), and the
+        Newton residual history if asked (:func:`~pdeml.solvers.fd.solve_fd`)."""
         from pdeml.solvers.fd import solve_fd
 
         self.check_fd()
@@ -299,7 +301,12 @@ class PDE(Problem):
         f = np.broadcast_to(np.asarray(self.forcing(*coords), dtype=np.float64), coords[0].shape)
         g = np.broadcast_to(np.asarray(self.dirichlet(*coords), dtype=np.float64), coords[0].shape)
         return solve_fd(lambda u, d, x: self.apply_operator(u, d, x), self.needs, f, g, self.domain,
-                        name=self.name, return_history=return_history)
+                        tol=tol, maxiter=maxiter, name=self.name, return_history=return_history)
+
+    def reference(self, resolution: int | list[int], return_history: bool = False):
+        """The grid reference the data and the error checks use: the FD solution (:meth:`fd_solve`)
+        unless a problem has a better one."""
+        return self.fd_solve(resolution, return_history=return_history)
 
     def solve_sample(self, rng: np.random.Generator, resolution: int) -> tuple[np.ndarray, np.ndarray]:
         self.check_fd()
