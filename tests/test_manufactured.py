@@ -11,7 +11,9 @@ ELLIPTIC_1D = ["poisson1d_sin100", "poisson1d_sin6cos100", "poisson1d_multiscale
 # grids of the convergence test are pre-asymptotic)
 PAPER_EXTRA = ["poisson1d_mix", "poisson1d_xsin200", "poisson1d_sin500_trend", "poisson2d_sincos_sum",
                "allen_cahn1d_sin6cos100"]
-ALL = ELLIPTIC_1D + ["poisson2d_sin100", "allen_cahn2d", "advection_sin200"] + PAPER_EXTRA
+# beyond the paper: variable coefficients and the 3D grid
+BEYOND = ["poisson2d_varcoef", "helmholtz2d_varwave", "poisson3d_sin"]
+ALL = ELLIPTIC_1D + ["poisson2d_sin100", "allen_cahn2d", "advection_sin200"] + PAPER_EXTRA + BEYOND
 
 
 def max_error(p, n):
@@ -68,6 +70,19 @@ def test_allen_cahn2d_newton_and_convergence():
         assert history[-1] < 1e-13 * np.abs(p.forcing(*p.grid(n))).max()
         errs.append(np.abs(u - p.exact(*p.grid(n))).max())
     orders = np.log(np.array(errs[:-1]) / errs[1:]) / np.log(2)
+    assert orders.min() >= 1.9, (errs, orders)
+
+
+@pytest.mark.parametrize("name, params, sizes", [
+    ("poisson2d_varcoef", {"freq": 4.0}, (65, 129, 257)),
+    ("helmholtz2d_varwave", {"freq": 4.0, "k0": 3.0}, (65, 129, 257)),
+    ("poisson3d_sin", {"a": 1.0, "b": 2.0, "c": 3.0}, (17, 33, 65)),
+])
+def test_variable_coefficient_and_3d_cases_converge_second_order(name, params, sizes):
+    # the FD reference, an independent discretisation, converges to the exact solution
+    p = problems.get(name, **params)
+    errs = np.array([max_error(p, n) for n in sizes])
+    orders = np.log2(errs[:-1] / errs[1:])
     assert orders.min() >= 1.9, (errs, orders)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pdeml.config import Config, ConfigError, check_choice, check_positive
 
 OPTIMIZERS = ("adam", "lbfgs")
-PRECONDITIONERS = ("diagonal", "kronecker")
+PRECONDITIONERS = ("auto", "diagonal", "kronecker")
 
 
 def default_points(dim: int) -> int:
@@ -40,7 +40,7 @@ class GPConfig(Config):
     profile_noise: float = 1e-4
     final_noise: float = 1e-10
     profile_cg: int = 120
-    profile_preconditioner: str = "diagonal"
+    profile_preconditioner: str = "auto"
     polish_cg: int = 3000
     boundary_weight: float = 200.0
     jitter: float = 1e-6

@@ -15,7 +15,8 @@ from pdeml.plot import save_figure  # noqa: E402
 
 
 def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = None) -> Path:
-    """Three panels (1D: solution vs exact, |error|, spectrum; 2D: solution, |error|, spectrum)."""
+    """Three panels (1D: solution vs exact, |error|, spectrum; 2D: solution, |error|, spectrum; in 3D
+    and up the first two on the (x, y) plane where the exact solution is largest)."""
     axes = solver.eval_axes(eval_points or solver.eval_points)
     pred = solver.predict_grid(axes).cpu().numpy()
     exact = np.asarray(solver.problem.exact(*np.meshgrid(*axes, indexing="ij")), dtype=np.float64)
@@ -33,16 +34,21 @@ def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = N
         ax[1].semilogy(x, np.maximum(err, 1e-300), "r-", lw=0.8)
         ax[1].set_xlabel("x")
         ax[1].set_ylabel("|u - u_exact|")
-    else:
+    else:  # in 3D and up, the (x, y) plane where the exact solution is largest
+        later = np.unravel_index(np.argmax(np.abs(exact).reshape(*exact.shape[:2], -1).max(axis=(0, 1))),
+                                 exact.shape[2:])
+        plane = (slice(None), slice(None)) + tuple(int(i) for i in later)
         ext = (*solver.problem.domain[0], *solver.problem.domain[1])
-        im = ax[0].imshow(pred.T, origin="lower", extent=ext, aspect="auto", cmap="RdBu_r")
+        im = ax[0].imshow(pred[plane].T, origin="lower", extent=ext, aspect="auto", cmap="RdBu_r")
         fig.colorbar(im, ax=ax[0])
-        im = ax[1].imshow(err.T, origin="lower", extent=ext, aspect="auto", cmap="magma")
+        im = ax[1].imshow(err[plane].T, origin="lower", extent=ext, aspect="auto", cmap="magma")
         fig.colorbar(im, ax=ax[1])
         for a in ax[:2]:
             a.set_xlabel("x")
             a.set_ylabel("y")
-    ax[0].set_title(f"{solver.problem.name}: GP-HM ({solver.kernel})")
+    where = "".join(f", {'z' if k == 2 else f'x{k}'} = {axes[k][i]:.3g}" for k, i in enumerate(later, start=2)) \
+        if len(axes) > 2 else ""
+    ax[0].set_title(f"{solver.problem.name}: GP-HM ({solver.kernel}){where}")
     ax[1].set_title(f"|error|, relative L2 {rel:.2e}")
     for k, (spec, target) in enumerate(zip(solver.spectra(), solver.problem_frequencies)):
         label = "xyz"[k] if k < 3 else f"x{k}"

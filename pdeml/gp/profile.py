@@ -2,7 +2,9 @@
 
 Dense least squares (QR, Gauss–Newton for a nonlinear operator) on grids of at most
 ``MAX_PROFILE_NODES`` nodes; on larger grids, preconditioned CG in the eigenbasis of the per-axis
-pencils (:class:`KroneckerProfile`) for linear operators that are sums of one-axis terms.
+pencils: :class:`KroneckerProfile` for linear operators that are sums of one-axis terms with
+constant coefficients, :class:`VariableProfile` (matrix-free, preconditioned by a
+constant-coefficient surrogate) for any other linear operator.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class KroneckerProfile:
     are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
     products, ``O(N sum n_k)``.
 
-    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"diagonal"``):
+    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"auto"``):
     ``"diagonal"``, the diagonal of the normal matrix in the
     ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
     learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (for symmetric ``S_k``, i.e.
@@ -118,13 +120,23 @@ class KroneckerProfile:
     ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
     ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
     exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
-    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used.
+    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used. ``"auto"`` is
+    :meth:`auto_preconditioner`, the diagonal here (the setting the 2D benchmark figures come from).
+
+    ``parts`` replaces the operator's own ``S_k`` (:class:`VariableProfile` passes a surrogate).
     """
 
-    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
+    def auto_preconditioner(self) -> str:
+        """What ``"auto"`` means, decided once ``m`` is known."""
+        return "diagonal"
+
+    @torch.no_grad()
+    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None,
+                 parts: Sequence[torch.Tensor] | None = None):
         op: GridOperator = batch["operator"]
         kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
-        parts = axis_parts(mats, op, model.dim)
+        if parts is None:
+            parts = axis_parts(mats, op, model.dim)
         symmetric = [bool(torch.allclose(S, S.T)) for S in parts]
         self.dtype = model.U.dtype if all(symmetric) else torch.complex128
         self.G, self.G_inv, mus = [], [], []
@@ -146,33 +158,42 @@ class KroneckerProfile:
         self.mask = batch["boundary"]
         g = torch.zeros_like(batch["forcing"])
         g[self.mask] = batch["boundary_values"]
+        self.g = g
         self.GH = [G.conj().T for G in self.G]
         self.rhs = self.v * self.m.conj() * kron_matvec(self.GH, batch["forcing"].to(self.dtype)) \
             + self.s * kron_matvec(self.GH, g.to(self.dtype))
         squares = [G.abs() ** 2 for G in self.G]
         gram = outer_product([s.sum(0) for s in squares])  # diag(G^H G)
         edge = gram - outer_product([s[1:-1].sum(0) for s in squares])  # diag(G^H E^T E G)
+        self.edge = edge
         self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
         real = self.dtype != torch.complex128
-        self.preconditioner = preconditioner or batch.get("preconditioner") or "diagonal"
-        if self.preconditioner == "kronecker" and not real:
+        requested = preconditioner or batch.get("preconditioner") or "auto"
+        if requested not in ("auto", "kronecker", "diagonal"):
+            raise ValueError(f"preconditioner must be 'auto', 'kronecker' or 'diagonal', got {requested!r}")
+        self.preconditioner = self.auto_preconditioner() if requested == "auto" else requested
+        if self.preconditioner == "kronecker" and (not real or (requested == "auto" and bool((self.m == 0).any()))):
             self.preconditioner = "diagonal"  # m is imaginary and can vanish (advection)
-        if self.preconditioner not in ("kronecker", "diagonal"):
-            raise ValueError(f"preconditioner must be 'kronecker' or 'diagonal', got {preconditioner!r}")
         if self.preconditioner == "kronecker":
             if bool((self.m == 0).any()):
                 raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
                                  "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
             eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
             self.Z, self.ZT = [z for _, z in eig], [z.T for _, z in eig]
-            d = kron_matvec([(z * z).T for z in self.Z], 1.0 / self.m**2)
-            self.inv_core = 1.0 / (self.v * outer_product([g for g, _ in eig]) + d)
+            self.gamma = outer_product([g for g, _ in eig])
+            self.set_scale(self.m)
+
+    def set_scale(self, scale: torch.Tensor) -> None:
+        """The Kronecker preconditioner with ``scale`` (real, nonzero) in the place of ``m``."""
+        self.scale = scale
+        d = kron_matvec([(z * z).T for z in self.Z], 1.0 / scale**2)
+        self.inv_core = 1.0 / (self.v * self.gamma + d)
 
     def precondition(self, r: torch.Tensor) -> torch.Tensor:
         """The preconditioner applied to a residual in the ``beta`` basis."""
         if self.preconditioner == "diagonal":
             return self.inv_diag * r
-        return kron_matvec(self.Z, self.inv_core * kron_matvec(self.ZT, r / self.m)) / self.m
+        return kron_matvec(self.Z, self.inv_core * kron_matvec(self.ZT, r / self.scale)) / self.scale
 
     def normal(self, beta: torch.Tensor) -> torch.Tensor:
         """The normal matrix times ``beta``."""
@@ -184,6 +205,7 @@ class KroneckerProfile:
         """``beta`` with ``G beta = U``."""
         return kron_matvec(self.G_inv, U.to(self.dtype))
 
+    @torch.no_grad()
     def solve(self, U0: torch.Tensor, rtol: float = 1e-8, maxiter: int = 300,
               warn: bool = True) -> tuple[torch.Tensor, int]:
         """``(U, iterations)``: preconditioned CG from ``U0``, to ``|r| <= rtol |rhs|``."""
@@ -202,10 +224,143 @@ class KroneckerProfile:
             p = z + (rz / rz_old) * p
             it += 1
         if it == maxiter and warn:
-            warnings.warn(f"the Kronecker profile solve stopped after {maxiter} CG iterations at a relative "
+            warnings.warn(f"the {type(self).__name__} solve stopped after {maxiter} CG iterations at a relative "
                           f"residual of {float(torch.linalg.vector_norm(r)) / max(bound / rtol, 1e-300):.1e}",
                           RuntimeWarning, stacklevel=2)
         return kron_matvec(self.G, beta).real.to(U0.dtype), it
+
+
+class VariableProfile(KroneckerProfile):
+    """The conditional optimum of ``U`` on large grids for any linear operator, variable coefficients
+    included, matrix-free.
+
+    A linear operator on the grid is ``L[U] = c * U + sum_t a_t * (D_t U) + L[0]``, one term per
+    derivative ``t = (axis k, order r)`` it reads, with ``D_t = K_k^(r) K_k^-1`` along axis ``k``
+    (the derivative form of :class:`KroneckerProfile`). The coefficients ``a_t(x)``, ``c(x)`` are the
+    operator's pointwise partials on the grid (:meth:`GridOperator.partials`), so nothing here
+    depends on the PDE. Each term is a Kronecker product times a diagonal: in the ``beta`` basis of a
+    :class:`KroneckerProfile` (``U = G beta``), ``D_t G = G_1 (x) ... (x) H_k^(r) (x) ... (x) G_D``
+    with ``H_k^(r) = K_k^(r) K_k^-1 G_k``. The normal equations of the least-squares profile,
+    ``(I + v (JG)^H (JG) + s G^H E^T E G) beta = v (JG)^H (f - L[0]) + s G^H E^T g`` with ``J`` the
+    linear part of ``L``, are solved by preconditioned CG; one product with the normal matrix costs
+    ``2 (D (D - 1) + T + 1)`` one-axis products (``T`` terms), ``O(N sum n_k)``, and the ``N x N``
+    matrix is never formed.
+
+    The basis is that of the constant-coefficient surrogate: every ``a_t`` and ``c`` replaced by its
+    mean over the grid, odd orders left out on an axis that also has even ones (they would make
+    ``S_k`` neither symmetric nor antisymmetric). With constant coefficients the system is exactly
+    that of :class:`KroneckerProfile`. Preconditioners: ``"kronecker"`` (what ``"auto"`` gives), the
+    surrogate's Kronecker preconditioner with ``m`` replaced by :meth:`symbol_scale`, exact in the
+    dominant term ``v (JG)^H (JG)`` when the coefficients are constant; ``"diagonal"``, the exact
+    diagonal of this normal matrix (Jacobi).
+    """
+
+    def auto_preconditioner(self) -> str:
+        """``"kronecker"``, the surrogate's (a complex basis, from first-order-only axes, falls back to the
+        diagonal)."""
+        return "kronecker"
+
+    @torch.no_grad()
+    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
+        op: GridOperator = batch["operator"]
+        if not op.linear:
+            raise ValueError(f"VariableProfile needs a linear operator; {op.name} is not linear")
+        zero = torch.zeros(model.shape, dtype=model.U.dtype, device=model.U.device)
+        at_zero, c, coefficients = op.partials(zero, {key: zero for key in op.needs})
+        self.terms = [(key, a) for key, a in sorted(coefficients.items()) if bool(a.any())]
+        self.c = c if bool(c.any()) else None
+
+        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        parts = [torch.zeros_like(kron.factors[k]) for k in range(model.dim)]
+        even = {k for (k, r), _ in self.terms if r % 2 == 0}
+        for (k, r), a in self.terms:
+            if r % 2 == 0 or k not in even:
+                parts[k] = parts[k] + float(a.mean()) * mats[k][r]
+        if self.c is not None:  # c U = (c K_0 K_0^-1 along axis 0) U
+            parts[0] = parts[0] + float(self.c.mean()) * kron.factors[0]
+        super().__init__(model, batch, preconditioner, parts=parts)
+
+        # H_k^(r) = K_k^(r) K_k^-1 G_k, and K_k^-1 G_k = L_k^-T W_k = G_inv_k^H
+        self.factors = [[self.G[j] if j != k else mats[k][r].to(self.dtype) @ self.G_inv[k].conj().T
+                         for j in range(model.dim)] for (k, r), _ in self.terms]
+        self.rhs = self.adjoint(self.v * (batch["forcing"] - at_zero), self.s * self.g)
+        # the exact diagonal: diag((JG)^H (JG)) = sum_{t, t'} (prod_k conj(F_tk) F_t'k)^T (a_t a_t')
+        rows = list(zip(self.factors, [a for _, a in self.terms]))
+        if self.c is not None:
+            rows.append((self.G, self.c))
+        gram = torch.zeros(model.shape, dtype=model.U.dtype, device=model.U.device)
+        for i, (Fi, ai) in enumerate(rows):
+            for j, (Fj, aj) in enumerate(rows[i:], start=i):
+                t = kron_matvec([(x.conj() * y).T for x, y in zip(Fi, Fj)], (ai * aj).to(self.dtype)).real
+                gram = gram + (t if j == i else 2 * t)
+        self.inv_diag = 1.0 / (1.0 + self.v * gram + self.s * self.edge)
+        if self.preconditioner == "kronecker":
+            self.set_scale(self.symbol_scale(mats))
+
+    def symbol_scale(self, mats: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+        """``sign(m) sqrt(mean_x (sum_t a_t(x) mu_t)^2)``, the root mean square over the grid of the
+        local symbol, in the place of ``m`` in the Kronecker preconditioner. ``mu_t`` are the
+        eigenvalues of the even-order terms and of ``c`` (1) in the surrogate's basis (exact for an axis
+        whose even-order terms are of one order; first orders are left out). With constant
+        coefficients it is ``m``; with variable ones it stays away from zero where an indefinite
+        surrogate (a variable wavenumber) has ``m ~ 0``, which the operator does not."""
+        dim = len(self.G)
+        symbols = []
+        for (k, r), a in self.terms:
+            if r % 2 == 0:
+                mu = torch.diagonal(self.G_inv[k] @ mats[k][r].to(self.dtype) @ self.G_inv[k].conj().T).real
+                symbols.append((mu.reshape([-1 if j == k else 1 for j in range(dim)]), a))
+        if self.c is not None:
+            symbols.append((torch.ones([1] * dim, dtype=self.c.dtype, device=self.c.device), self.c))
+        square = torch.zeros_like(self.m.real)
+        for i, (mi, ai) in enumerate(symbols):
+            for j, (mj, aj) in enumerate(symbols[i:], start=i):
+                square = square + (1 if j == i else 2) * float((ai * aj).mean()) * mi * mj
+        return torch.where(self.m.real >= 0, 1.0, -1.0) * square.clamp_min(0).sqrt()
+
+    def _others(self, beta: torch.Tensor, factors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Per axis ``k``, ``beta`` with ``factors[j]`` applied along every axis ``j != k``."""
+        out = []
+        for k in range(beta.ndim):
+            t = beta
+            for j, f in enumerate(factors):
+                if j != k:
+                    t = mode_dot(f, t, j)
+            out.append(t)
+        return out
+
+    def apply(self, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(U, J U)`` for ``U = G beta``: the grid values and the linear part of the operator."""
+        partial = self._others(beta, self.G)
+        U = mode_dot(self.G[0], partial[0], 0)
+        out = self.c * U if self.c is not None else torch.zeros_like(U)
+        for ((k, _), a), F in zip(self.terms, self.factors):
+            out = out + a * mode_dot(F[k], partial[k], k)
+        return U, out
+
+    def adjoint(self, r: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``(JG)^H r + G^H w`` for grid functions ``r`` (a residual) and ``w`` (on the values)."""
+        r, w = r.to(self.dtype), w.to(self.dtype)
+        if self.c is not None:
+            w = w + self.c * r
+        along = [mode_dot(self.GH[0], w, 0)] + [None] * (r.ndim - 1)
+        for ((k, _), a), F in zip(self.terms, self.factors):
+            t = mode_dot(F[k].conj().T, a * r, k)
+            along[k] = t if along[k] is None else along[k] + t
+        total = 0
+        for k, t in enumerate(along):
+            if t is None:
+                continue
+            for j, GH in enumerate(self.GH):
+                if j != k:
+                    t = mode_dot(GH, t, j)
+            total = total + t
+        return total
+
+    def normal(self, beta: torch.Tensor) -> torch.Tensor:
+        """The normal matrix times ``beta``."""
+        U, Ju = self.apply(beta)
+        return beta + self.adjoint(self.v * Ju, self.s * (U * self.mask))
 
 
 def axis_parts(mats: Sequence[Sequence[torch.Tensor]], op: GridOperator, dim: int) -> list[torch.Tensor]:
@@ -273,22 +428,34 @@ class NoiseSchedule:
 
 def profiled_objective(model: GPField, batch: dict[str, Any]):
     """The negative log joint at the conditional optimum of ``U`` (set in place): its gradient in
-    the kernel parameters is the gradient of the profile (``dL/dU = 0`` there).
+    the kernel parameters is the gradient of the profile (``dL/dU = 0`` there). On the CG paths the
+    metrics add ``profile_cg``, the iterations of the step's solve.
 
-    Grids of at most ``MAX_PROFILE_NODES`` nodes use the dense solve; larger ones the
-    :class:`KroneckerProfile` CG, warm started from the current ``U`` and capped at
-    ``batch["profile_cg"]`` iterations (the solver polishes ``U`` once the kernel has settled)."""
+    ``batch["profile"]`` says how ``U`` is found: ``"dense"`` (the default on grids of at most
+    ``MAX_PROFILE_NODES`` nodes), ``"kronecker"`` (the default on larger ones:
+    :class:`KroneckerProfile`) or ``"variable"`` (:class:`VariableProfile`). The CG solves are warm
+    started from the current ``U`` and capped at ``batch["profile_cg"]`` iterations (the solver
+    polishes ``U`` once the kernel has settled)."""
     schedule = batch.get("noise_schedule")
     if schedule is not None:
         schedule.apply(model)
+    kind = batch.get("profile") or ("dense" if model.U.numel() <= MAX_PROFILE_NODES else "kronecker")
+    iterations = None
     with torch.no_grad():
-        if model.U.numel() <= MAX_PROFILE_NODES:
+        if kind == "dense":
             model.U.copy_(conditional_optimum(model, batch))
         else:
-            U, _ = KroneckerProfile(model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"], warn=False)
+            U, iterations = PROFILES[kind](model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"],
+                                                               warn=False)
             model.U.copy_(U)
-    return negative_log_joint(model, batch)
+    loss, metrics = negative_log_joint(model, batch)
+    if iterations is not None:  # the history's train_profile_cg: mean CG iterations per step
+        metrics["profile_cg"] = torch.tensor(float(iterations))
+    return loss, metrics
 
 
-__all__ = ["MAX_PROFILE_NODES", "KroneckerProfile", "NoiseSchedule", "axis_parts", "conditional_optimum",
-           "kronecker_separable", "profiled_objective"]
+PROFILES = {"kronecker": KroneckerProfile, "variable": VariableProfile}
+
+
+__all__ = ["MAX_PROFILE_NODES", "PROFILES", "KroneckerProfile", "NoiseSchedule", "VariableProfile", "axis_parts",
+           "conditional_optimum", "kronecker_separable", "profiled_objective"]

@@ -35,7 +35,7 @@ from pdeml.gp.model import GPField, negative_log_joint
 from pdeml.gp.operators import estimate_frequencies, grid_operator
 from pdeml.gp.profile import (
     MAX_PROFILE_NODES,
-    KroneckerProfile,
+    PROFILES,
     NoiseSchedule,
     conditional_optimum,
     kronecker_separable,
@@ -74,8 +74,12 @@ class GPSolver:
     with ``U`` at its conditional optimum. Its noise is ``profile_noise`` x the forcing's RMS, and
     on the dense path it is lowered to ``final_noise`` x that RMS after 30% of the steps
     (:class:`NoiseSchedule`). ``profile_cg`` / ``polish_cg``: CG iterations per step and at the
-    end on the Kronecker path, preconditioned by ``profile_preconditioner`` (``"diagonal"`` or
-    ``"kronecker"``, see :class:`KroneckerProfile`).
+    end on the CG paths, preconditioned by ``profile_preconditioner`` (``"auto"``, ``"diagonal"`` or
+    ``"kronecker"``, see :class:`KroneckerProfile` and :class:`VariableProfile`).
+
+    The profile finds ``U`` densely on grids of at most 2,048 nodes, by :class:`KroneckerProfile`
+    on larger grids when the operator is a constant-coefficient sum of one-axis terms, and by the
+    matrix-free :class:`VariableProfile` for any other linear operator (variable coefficients).
     """
 
     def __init__(self, problem: str | PDE, points_per_dim: int | Sequence[int] | None = None, *,
@@ -123,8 +127,18 @@ class GPSolver:
         kernels = [SpectralMixture(self.components, self.kernel, fs, c.lengthscale_init) for fs in self.freq_scale]
         self.model = GPField(axes, kernels, self.jitter).to(self.device)
         self.operator = grid_operator(self.problem, [a.to(self.device) for a in axes])
-        self._kronecker = nodes > MAX_PROFILE_NODES and kronecker_separable(self.model, self.operator)
-        profilable = nodes <= MAX_PROFILE_NODES or self._kronecker
+        # how the profile phase finds U (see profiled_objective): dense least squares on small grids,
+        # the Kronecker CG for constant-coefficient sums of one-axis terms, the matrix-free CG for any
+        # other linear operator; a nonlinear operator on a large grid has no profile
+        if nodes <= MAX_PROFILE_NODES:
+            self._profile: str | None = "dense"
+        elif kronecker_separable(self.model, self.operator):
+            self._profile = "kronecker"
+        else:
+            self._profile = "variable" if self.operator.linear else None
+        self._kronecker = self._profile == "kronecker"
+        self._cg = self._profile in PROFILES  # the CG paths share the derivative form and the held noise
+        profilable = self._profile is not None
         profile_steps, steps = c.profile_steps, c.steps
         if profile_steps is None:
             profile_steps = 300 if profilable else 0
@@ -132,9 +146,8 @@ class GPSolver:
             steps = 0 if profile_steps else 2000
         if profile_steps and not profilable:
             raise ValueError(f"profile_steps needs a grid of at most {MAX_PROFILE_NODES:,} nodes (dense least "
-                             f"squares) or a linear operator that is a sum of one-axis terms with constant "
-                             f"coefficients (Kronecker solve); {self.operator.name} on {nodes:,} nodes is "
-                             "neither: use profile_steps=0")
+                             f"squares) or a linear operator (CG solve); {self.operator.name} is nonlinear on "
+                             f"{nodes:,} nodes: use profile_steps=0")
         if steps + self.lbfgs_steps + profile_steps < 1:
             raise ValueError("profile_steps + steps + lbfgs_steps must be at least 1")
         self.profile_steps, self.steps = int(profile_steps), int(steps)
@@ -198,9 +211,9 @@ class GPSolver:
         return {"operator": self.operator, "forcing": torch.as_tensor(forcing.copy()),
                 "boundary": torch.as_tensor(mask), "boundary_values": torch.as_tensor(data[mask]),
                 "boundary_weight": self.boundary_weight, "profile_cg": self.profile_cg,
-                "preconditioner": self.profile_preconditioner,
-                # the Kronecker profile diagonalises derivatives taken along one axis at a time
-                "consistent": not self._kronecker}
+                "preconditioner": self.profile_preconditioner, "profile": self._profile,
+                # the CG profiles diagonalise derivatives taken along one axis at a time
+                "consistent": not self._cg}
 
     # -- training -------------------------------------------------------------------------
     def fit(self) -> GPSolver:
@@ -234,7 +247,7 @@ class GPSolver:
             profile = name == "profile"
             if profile:
                 self._set_profile_noise(batch)
-                if not self._kronecker:  # the dense profile anneals its noise (see NoiseSchedule)
+                if not self._cg:  # the dense profile anneals its noise (see NoiseSchedule)
                     batch["noise_schedule"] = NoiseSchedule(self.profile_noise, self.final_noise,
                                                             self._noise_scale(batch), steps)
             # the profile phase moves the kernel only: U follows it, the noise precisions stay at 1
@@ -263,12 +276,14 @@ class GPSolver:
 
     def _polish(self, batch: dict[str, Any], record: dict[str, Any]) -> None:
         """After the profile phase, solve for ``U`` at the final kernel (the last Adam step moved the
-        kernel after ``U`` was set): densely at the schedule's final noise, or by the Kronecker CG
-        (``profile_cg`` iterations per kernel step during the phase, warm started) to the full
+        kernel after ``U`` was set): densely at the schedule's final noise, or by the CG of the
+        Kronecker or matrix-free profile (``profile_cg`` iterations per kernel step during the
+        phase, warm started) to the full
         tolerance, up to ``polish_cg`` iterations."""
         with torch.no_grad():
-            if self._kronecker:
-                U, iters = KroneckerProfile(self.model, batch).solve(self.model.U.detach(), maxiter=self.polish_cg)
+            if self._cg:
+                U, iters = PROFILES[self._profile](self.model, batch).solve(self.model.U.detach(),
+                                                                           maxiter=self.polish_cg)
                 record["polish_cg"] = iters
             else:
                 schedule = batch.get("noise_schedule")

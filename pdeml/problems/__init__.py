@@ -42,6 +42,12 @@ PROBLEMS.register_lazy("allen_cahn2d", "pdeml.problems.manufactured:AllenCahn2D"
                        "Lap u + u(u^2 - 1) = f on [0, 1]^2, u = g(x) g(y), g = sin t + 0.1 sin 20t + cos 100t (GP-HM)")
 PROBLEMS.register_lazy("advection_sin200", "pdeml.problems.manufactured:AdvectionSin",
                        "200 u_x + u_y = 0 on [0, 2pi] x [0, 1], u = sin(x - 200y) (GP-HM)")
+PROBLEMS.register_lazy("poisson2d_varcoef", "pdeml.problems.manufactured:Poisson2DVarCoef",
+                       "-div(a grad u) = f on [0, 2pi]^2, a = 1 + 0.5 sin x cos y, u = sin(20x) cos(20y)")
+PROBLEMS.register_lazy("helmholtz2d_varwave", "pdeml.problems.manufactured:Helmholtz2DVarWave",
+                       "-Lap u - kappa^2 u = f on [0, 2pi]^2, kappa = 10 (1 + 0.3 sin x sin y), u = sin(20x) cos(20y)")
+PROBLEMS.register_lazy("poisson3d_sin", "pdeml.problems.manufactured:Poisson3DSin",
+                       "-Lap u = f on [0, 2pi]^3, u = sin(4x) sin(6y) sin(8z)")
 PROBLEMS.register_lazy("peak2d", "pdeml.problems.peaks:Peak2D",
                        "-Lap u = f on [-1, 1]^2, u = exp(-1000 |x - (0.5, 0.5)|^2) (AAS, Tang et al. ICLR 2024)")
 PROBLEMS.register_lazy("two_peaks", "pdeml.problems.peaks:TwoPeaks",

@@ -19,9 +19,12 @@ name                        equation                               domain       
 ``allen_cahn1d_sin6cos100``  ``u_xx + u (u^2 - 1) = f``             ``[0, 2 pi]``       ``sin(6 x) cos(100 x)``
 ``allen_cahn2d``            ``Lap u + u (u^2 - 1) = f``            ``[0, 1]^2``        ``g(x) g(y)``, ``g = sin t + 0.1 sin 20t + cos 100t``
 ``advection_sin200``        ``200 u_x + u_y = 0``                  ``[0, 2 pi] x [0, 1]``  ``sin(x - 200 y)``
+``poisson2d_varcoef``       ``-div(a grad u) = f``                 ``[0, 2 pi]^2``     ``sin(20 x) cos(20 y)``
+``helmholtz2d_varwave``     ``-Lap u - kappa(x)^2 u = f``          ``[0, 2 pi]^2``     ``sin(20 x) cos(20 y)``
+``poisson3d_sin``           ``-Lap u = f``                         ``[0, 2 pi]^3``     ``sin 4x sin 6y sin 8z``
 ==========================  =====================================  ==================  ==============================
 
-With ``advection_sin200`` these are the cases of the GP-HM paper's tables, with the domains of the
+Up to ``advection_sin200`` these are the cases of the GP-HM paper's tables, with the domains of the
 authors' scripts (``poisson1d_multiscale`` is the same solution on ``[0, 2 pi]``, kept for
 continuity; the paper's multiscale case is ``poisson1d_mix`` on ``[0, 1]``).
 All elliptic ones take Dirichlet data from the exact solution at both ends of every axis. The
@@ -239,6 +242,103 @@ class Poisson2DSinCosSum(ManufacturedProblem):
     def forcing(self, x, y):
         xp = xp_of(x)
         return _sincos(xp, x, self.a, self.b)[1] + _sincos(xp, y, self.a, self.b)[1]
+
+
+class Poisson2DVarCoef(ManufacturedProblem):
+    """``-div(a grad u) = f`` on ``[0, 2 pi]^2`` with ``a = 1 + amp sin(x) cos(y)`` and
+    ``u = sin(freq x) cos(freq y)`` (default ``freq = 20``, ``amp = 0.5``: ``a`` in ``[0.5, 1.5]``).
+
+    Beyond the GP-HM paper: variable coefficients. The operator is written out as
+    ``-a Lap u - a_x u_x - a_y u_y``, so ``f = 2 freq^2 a u - a_x u_x - a_y u_y``; the Dirichlet data
+    (from ``u``) do not vanish on the edges ``y = 0, 2 pi``.
+    """
+
+    name = "poisson2d_varcoef"
+    domain = [(0.0, TWO_PI), (0.0, TWO_PI)]
+
+    def __init__(self, freq: float = 20.0, amp: float = 0.5):
+        self.freq, self.amp = float(freq), float(amp)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq, "amp": self.amp}
+
+    def coefficient(self, x, y):
+        """``(a, a_x, a_y)``."""
+        xp = xp_of(x)
+        return (1.0 + self.amp * xp.sin(x) * xp.cos(y), self.amp * xp.cos(x) * xp.cos(y),
+                -self.amp * xp.sin(x) * xp.sin(y))
+
+    def operator(self, u, d, x):
+        a, a_x, a_y = self.coefficient(*x)
+        return -a * d.laplacian() - a_x * d["x"] - a_y * d["y"]
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return xp.sin(self.freq * x) * xp.cos(self.freq * y)
+
+    def forcing(self, x, y):
+        xp = xp_of(x)
+        k = self.freq
+        a, a_x, a_y = self.coefficient(x, y)
+        u_x = k * xp.cos(k * x) * xp.cos(k * y)
+        u_y = -k * xp.sin(k * x) * xp.sin(k * y)
+        return 2 * k**2 * a * self.exact(x, y) - a_x * u_x - a_y * u_y
+
+
+class Helmholtz2DVarWave(ManufacturedProblem):
+    """``-Lap u - kappa(x, y)^2 u = f`` on ``[0, 2 pi]^2`` with the variable wavenumber
+    ``kappa = k0 (1 + amp sin(x) sin(y))`` and ``u = sin(freq x) cos(freq y)`` (defaults
+    ``freq = 20``, ``k0 = 10``, ``amp = 0.3``). ``f = (2 freq^2 - kappa^2) u``: an indefinite
+    operator whose zeroth-order coefficient varies over the grid. Beyond the GP-HM paper.
+    """
+
+    name = "helmholtz2d_varwave"
+    domain = [(0.0, TWO_PI), (0.0, TWO_PI)]
+
+    def __init__(self, freq: float = 20.0, k0: float = 10.0, amp: float = 0.3):
+        self.freq, self.k0, self.amp = float(freq), float(k0), float(amp)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"freq": self.freq, "k0": self.k0, "amp": self.amp}
+
+    def wavenumber(self, x, y):
+        xp = xp_of(x)
+        return self.k0 * (1.0 + self.amp * xp.sin(x) * xp.sin(y))
+
+    def operator(self, u, d, x):
+        return -d.laplacian() - self.wavenumber(*x) ** 2 * u
+
+    def exact(self, x, y):
+        xp = xp_of(x)
+        return xp.sin(self.freq * x) * xp.cos(self.freq * y)
+
+    def forcing(self, x, y):
+        return (2 * self.freq**2 - self.wavenumber(x, y) ** 2) * self.exact(x, y)
+
+
+class Poisson3DSin(ManufacturedProblem):
+    """``-Lap u = f`` on ``[0, 2 pi]^3``, ``u = sin(a x) sin(b y) sin(c z)`` (defaults a, b, c = 4, 6, 8),
+    ``f = (a^2 + b^2 + c^2) u``. Beyond the GP-HM paper: the 3D tensor grid."""
+
+    name = "poisson3d_sin"
+    solver = "scipy-fd2-dst"
+    domain = [(0.0, TWO_PI), (0.0, TWO_PI), (0.0, TWO_PI)]
+
+    def __init__(self, a: float = 4.0, b: float = 6.0, c: float = 8.0):
+        self.a, self.b, self.c = float(a), float(b), float(c)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "c": self.c}
+
+    def exact(self, x, y, z):
+        xp = xp_of(x)
+        return xp.sin(self.a * x) * xp.sin(self.b * y) * xp.sin(self.c * z)
+
+    def forcing(self, x, y, z):
+        return (self.a**2 + self.b**2 + self.c**2) * self.exact(x, y, z)
 
 
 class _AllenCahn(ManufacturedProblem):
