@@ -292,3 +292,25 @@ def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
             assert float((U - dense).norm() / dense.norm()) < 1e-7
     assert KroneckerProfile(s.model, dict(batch, preconditioner="kronecker")).preconditioner == "kronecker"
     assert 5 * iters["kronecker"] < iters["diagonal"], iters  # 245 against 1,500 (its cap) measured
+
+
+def test_boundary_noise_ends_relative_to_the_solution_not_the_forcing():
+    # -u_xx at k rad/unit: the forcing is k^2 times the solution, so a boundary noise relative to
+    # the forcing's RMS ends k^2 too loose and leaves the smooth part of the error to the prior
+    from pdeml.gp.profile import NoiseSchedule
+
+    model = GPSolver("poisson1d_sin100", 16, freq_scale=2.0, device="cpu").model
+    sched = NoiseSchedule(1e-4, 1e-10, scale=1e8, steps=11, boundary_scale=0.5, follow=False)
+    sched.set(model, 1e-4)  # the loose start is unchanged: both relative to the forcing
+    assert float(model.log_tau) == pytest.approx(float(model.log_v)) == pytest.approx(-math.log(1e-8 * 1e8))
+    sched.set(model, 1e-10)
+    assert float(model.log_v) == pytest.approx(-math.log(1e-20 * 1e8))
+    assert float(model.log_tau) == pytest.approx(-math.log(1e-20 * 0.5))
+    sched.set(model, 1e-7)  # halfway in log: halfway between the two boundary noises
+    assert float(model.log_tau) == pytest.approx(-0.5 * (math.log(1e-8 * 1e8) + math.log(1e-20 * 0.5)))
+    with torch.no_grad():
+        model.U.fill_(2.0)
+    sched = NoiseSchedule(1e-4, 1e-10, scale=1e8, steps=2, hold=0.0, follow=True)
+    sched.apply(model)
+    sched.apply(model)  # the second of two steps is the end
+    assert float(model.log_tau) == pytest.approx(-math.log(1e-20 * 4.0))  # mean square of the iterate

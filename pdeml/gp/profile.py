@@ -398,7 +398,14 @@ def kronecker_separable(model: GPField, op: GridOperator) -> bool:
 class NoiseSchedule:
     """The profile's residual and boundary noise, one value per Adam step: held at ``start`` (a
     standard deviation) for the first ``hold`` fraction of ``steps``, then lowered geometrically to
-    ``end``. ``scale`` is the RMS that both are relative to (see ``GPSolver._noise_scale``).
+    ``end``. ``scale`` is the mean square that the residual noise is relative to (the forcing's,
+    see ``GPSolver._noise_scale``). The boundary noise starts at the same ``start`` x RMS(``scale``)
+    and is lowered, the same fraction of the way in log, to ``end`` x RMS(``boundary_scale``), the
+    solution's scale: with ``follow`` it is the mean square of the current iterate ``U`` at each
+    step (``boundary_scale``, default ``scale``, until ``U`` is nonzero). The two scales differ by
+    the operator's symbol: for ``-u_xx`` at ``k`` radians per unit the forcing is ``k^2`` times the
+    solution, so a final boundary noise relative to the forcing leaves the Dirichlet data, and with
+    them every component the residual cannot see (a linear part), ``k^2`` times too loose.
 
     A loose noise lets the prior shape the kernel: it locks the frequencies. A tight one makes
     collocation exact, so forcing terms far below the dominant one (a low-order trend under a
@@ -406,8 +413,11 @@ class NoiseSchedule:
     them in the remaining steps. Each call of :meth:`apply` is one step.
     """
 
-    def __init__(self, start: float, end: float, scale: float, steps: int, hold: float = 0.3):
+    def __init__(self, start: float, end: float, scale: float, steps: int, hold: float = 0.3,
+                 boundary_scale: float | None = None, follow: bool = False):
         self.start, self.end, self.scale, self.steps, self.hold = start, end, scale, max(int(steps), 1), hold
+        self.boundary_scale = scale if boundary_scale is None else boundary_scale
+        self.follow = follow
         self.calls = 0
 
     def noise(self, step: int) -> float:
@@ -416,12 +426,23 @@ class NoiseSchedule:
         return self.start * (self.end / self.start) ** frac
 
     def set(self, model: GPField, noise: float) -> None:
-        log_prec = -math.log(noise**2 * self.scale) if self.scale > 0 else 0.0
+        """Residual noise ``noise`` x RMS(``scale``); the boundary noise the same fraction of the
+        way (in log) from ``start`` x RMS(``scale``) to ``end`` x RMS(``boundary_scale``)."""
+        log_v = -math.log(noise**2 * self.scale) if self.scale > 0 else 0.0
+        frac = math.log(noise / self.start) / math.log(self.end / self.start) if self.end < self.start else 1.0
+        log_tau = log_v
+        if self.scale > 0 and self.boundary_scale > 0:
+            log_tau = -((1 - frac) * math.log(self.start**2 * self.scale)
+                        + frac * math.log(self.end**2 * self.boundary_scale))
         with torch.no_grad():
-            model.log_v.fill_(log_prec)
-            model.log_tau.fill_(log_prec)
+            model.log_v.fill_(log_v)
+            model.log_tau.fill_(log_tau)
 
     def apply(self, model: GPField) -> None:
+        if self.follow:  # the solution's scale from the current iterate (the previous step's optimum)
+            scale = float(model.U.detach().pow(2).mean())
+            if scale > 0 and math.isfinite(scale):
+                self.boundary_scale = scale
         self.set(model, self.noise(self.calls))
         self.calls += 1
 

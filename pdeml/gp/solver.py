@@ -249,7 +249,8 @@ class GPSolver:
                 self._set_profile_noise(batch)
                 if not self._cg:  # the dense profile anneals its noise (see NoiseSchedule)
                     batch["noise_schedule"] = NoiseSchedule(self.profile_noise, self.final_noise,
-                                                            self._noise_scale(batch), steps)
+                                                            self._noise_scale(batch), steps,
+                                                            follow=True)
             # the profile phase moves the kernel only: U follows it, the noise precisions stay at 1
             for p in (self.model.U, self.model.log_tau, self.model.log_v):
                 p.requires_grad_(not profile)
