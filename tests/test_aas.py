@@ -20,8 +20,8 @@ def test_bench_aas_tiny(tmp_path):
         assert r["lbfgs_steps"] == 20 and r["lbfgs_points"] == 128
         near = [float(v) for v in r["near_per_seed"].split(" / ")]
         away = [float(v) for v in r["away_per_seed"].split(" / ")]
-        for e, a, b in zip(seeds, near, away):  # the two parts make up the error
-            assert abs(a * a + b * b - e * e) < 1e-2 * e * e
+        for e, a, b in zip(seeds, near, away):  # the two parts make up the error (3 significant digits)
+            assert abs(a * a + b * b - e * e) < 3e-2 * e * e
     assert all(r["vs_uniform"] == 1.0 for r in rows if r["sampler"] == "uniform")
     assert {r["dim"] for r in rows} == {2, 3}
     assert (tmp_path / "aas_errors.png").stat().st_size > 1000
@@ -130,3 +130,50 @@ def test_tiny_peak_run_with_lbfgs_finish_resolves_with_every_sampler(sampler):
     assert res.relative_l2_near**2 + res.relative_l2_away**2 == pytest.approx(res.relative_l2**2, rel=1e-6)
     # the model ends at the iterate of lowest loss among the checks
     assert lbfgs[-1]["lbfgs_best_loss"] <= min(r["check_loss"] for r in lbfgs)
+
+
+def test_tempered_flow_reaches_the_bump_once_the_pool_sees_it():
+    # the first pool is uniform and sees the bump through a few dozen points: the target is
+    # tempered (gamma < 1); once the flow has moved there the full residual density is fitted
+    s = _bump_sampler(ess_fraction=0.05)
+    info = []
+    for r in range(4):
+        s.set_epoch(r)
+        if r:
+            info.append(dict(s.info))
+    assert info[0]["flow_gamma"] < 0.6 and info[0]["flow_ess"] == pytest.approx(0.05, rel=1e-3)
+    assert info[-1]["flow_gamma"] == 1.0 and info[-1]["flow_ess"] >= 0.05
+    share, target = info[-1]["flow_top_share"], info[-1]["target_top_share"]
+    assert abs(share - target) < 0.2 * target  # measured 0.50 after three updates (untempered: 0.43)
+    plain = _bump_sampler()
+    plain.set_epoch(0)
+    plain.set_epoch(1)
+    assert plain.info["flow_gamma"] == 1.0  # off by default
+
+
+def test_tempered_weights_keep_the_effective_sample_size():
+    from pdeml.pinn.samplers import effective_sample_size, tempered_weights
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4000, 10, generator=g, dtype=torch.float64) * 2 - 1
+    log_m = torch.zeros(4000, dtype=torch.float64)  # a uniform pool
+    flat = torch.ones(4000, dtype=torch.float64)
+    gamma, t = tempered_weights(flat, log_m, 0.05)
+    assert gamma == 1.0 and torch.allclose(t, flat)
+    # a Gaussian residual in 10D: a uniform pool sees it through a handful of points
+    w = torch.exp(-20 * (x**2).sum(1))
+    w = w / w.mean()
+    assert effective_sample_size(w.log()) / 4000 < 0.01
+    gammas = []
+    for fraction in (0.02, 0.05, 0.2):
+        gamma, t = tempered_weights(w, log_m, fraction)
+        gammas.append(gamma)
+        assert 0 < gamma < 1
+        assert effective_sample_size(t.log()) / 4000 == pytest.approx(fraction, rel=1e-3)
+        assert float(t.mean()) == pytest.approx(1.0, rel=1e-9)  # normalised like w: E_U = 1
+        assert torch.allclose(t.log() - t.log().max(), gamma * (w.log() - w.log().max()))
+    assert gammas[0] > gammas[1] > gammas[2]  # a larger sample size asks for a flatter target
+    gamma, _ = tempered_weights(w, log_m, 0.0)
+    assert gamma == 1.0  # no tempering asked for
+    with pytest.raises(ValueError, match=r"ess_fraction must be in \[0, 1\), got 1.5"):
+        _bump_sampler(ess_fraction=1.5)

@@ -19,7 +19,8 @@ SAMPLER_OPTIONS = {
     "rar": {"initial_fraction"},
     "rad": {"k", "c"},
     "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
-            "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting"},
+            "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting",
+            "ess_fraction"},
 }
 
 

@@ -247,6 +247,44 @@ def residual_region_shares(r2: torch.Tensor, log_iw: torch.Tensor, ratio: torch.
     return q_share, float(cum[k]), volume
 
 
+def effective_sample_size(log_weights: torch.Tensor) -> float:
+    """Kish's effective sample size ``(sum c)^2 / sum c^2`` of weights ``c = exp(log_weights)``."""
+    c = (log_weights - log_weights.max()).exp()
+    return float(c.sum() ** 2 / (c**2).sum())
+
+
+def tempered_weights(w: torch.Tensor, log_m: torch.Tensor, ess_fraction: float,
+                     iterations: int = 40) -> tuple[float, torch.Tensor]:
+    """The tempered residual density ``w^gamma`` (n,) on a pool drawn from ``m``, with ``gamma``.
+
+    ``gamma`` is the largest exponent in ``[0, 1]`` for which the pool's importance weights
+    ``w^gamma / m`` keep an effective sample size of at least ``ess_fraction`` of the pool (1 when
+    ``w / m`` already does; found by bisection). ``w^gamma`` is normalised to mean 1 under the
+    uniform density, as ``w`` is. Early on, a pool holds few points where ``r^2`` is
+    concentrated (in 10D a uniform pool of thousands holds none near a Gaussian peak of width
+    0.16); fitting ``w`` itself would then collapse the flow onto those few points. The tempered
+    target is broader and is still seen by the pool; as the flow moves there, ``gamma`` rises."""
+    log_w = w.clamp_min(torch.finfo(w.dtype).tiny).log()
+    n = w.shape[0]
+
+    def ess(g: float) -> float:
+        return effective_sample_size(g * log_w - log_m) / n
+
+    if ess_fraction <= 0 or ess(1.0) >= ess_fraction:
+        gamma = 1.0
+    elif ess(0.0) < ess_fraction:
+        gamma = 0.0
+    else:
+        lo, hi = 0.0, 1.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ess(mid) >= ess_fraction else (lo, mid)
+        gamma = lo
+    log_t = gamma * log_w
+    log_z = torch.logsumexp(log_t - log_m, 0) - math.log(n)  # log E_U[w^gamma], importance-sampled
+    return gamma, (log_t - log_z).exp()
+
+
 @SAMPLERS.register("aas")
 class AASSampler(CollocationSampler):
     """Adversarial adaptive sampling with a bounded flow ``p`` on the domain's bounding box.
@@ -282,6 +320,11 @@ class AASSampler(CollocationSampler):
     (mean 1), so that the loss ``mean(w r^2)`` estimates the domain mean of ``r^2`` without
     bias; ``"none"`` weights every point alike. Flow samples outside a non-box geometry are
     redrawn.
+
+    ``ess_fraction`` > 0 tempers the ``"fit"`` target to ``w^gamma`` (:func:`tempered_weights`):
+    ``gamma`` is the largest exponent that keeps the pool's effective sample size at that
+    fraction, so the flow is never fitted to a handful of pool points (off by default: see
+    docs/pinn.md for where it helps and where it does not).
     """
 
     name = "aas"
@@ -289,8 +332,12 @@ class AASSampler(CollocationSampler):
     def __init__(self, *args, beta: float = 0.0, flow_steps: int = 200, flow_lr: float = 5e-3,
                  uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
                  flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 4096,
-                 update: str = "fit", mix: float = 1.0, weighting: str = "importance", **kwargs):
+                 update: str = "fit", mix: float = 1.0, weighting: str = "importance", ess_fraction: float = 0.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        if not 0 <= ess_fraction < 1:
+            raise ValueError(f"ess_fraction must be in [0, 1), got {ess_fraction}")
+        self.ess_fraction = float(ess_fraction)
         if weighting not in ("importance", "none"):
             raise ValueError(f"weighting must be 'importance' or 'none', got {weighting!r}")
         self.weighting = weighting
@@ -389,9 +436,18 @@ class AASSampler(CollocationSampler):
         y, log_q_old, log_m, w = self._pool()
         self.flow.train()
         penalty = torch.zeros(())
+        tiny = torch.finfo(w.dtype).tiny
+        temper = {"flow_gamma": 1.0, "flow_ess": effective_sample_size(w.clamp_min(tiny).log() - log_m) / w.shape[0]}
         if self.update == "fit":
-            # weighted maximum likelihood of p* = (1 - mix) p_old + mix w U on the pool (weights p* / m)
-            c = ((1 - self.mix) * log_q_old.exp() + self.mix * w) / log_m.exp()
+            # weighted maximum likelihood of p* = (1 - mix) p_old + mix w^gamma U on the pool (weights
+            # p* / m); with ess_fraction > 0, gamma is the largest exponent whose weights keep the
+            # pool's effective sample size at that fraction
+            w_t = w
+            if self.ess_fraction > 0:
+                gamma, w_t = tempered_weights(w, log_m, self.ess_fraction)
+                temper = {"flow_gamma": gamma,
+                          "flow_ess": effective_sample_size(w_t.clamp_min(tiny).log() - log_m) / w.shape[0]}
+            c = ((1 - self.mix) * log_q_old.exp() + self.mix * w_t) / log_m.exp()
             c = c / c.mean()
             for _ in range(self.flow_steps):
                 i = self._batch(y.shape[0]).to(y.device)
@@ -408,7 +464,7 @@ class AASSampler(CollocationSampler):
             expected_w = (w * ratio).mean()  # E_p[w] of the new flow, importance-weighted over the pool
             top_share, target_share, top_volume = residual_region_shares(w, -log_m, ratio)
         return {"flow_seconds": time.perf_counter() - tic, "flow_expected_w": float(expected_w),
-                "flow_penalty": float(penalty),
+                "flow_penalty": float(penalty), **temper,
                 "flow_top_share": top_share, "target_top_share": target_share, "top_region_volume": top_volume}
 
     def mixture_log_density(self, y: torch.Tensor) -> torch.Tensor:
