@@ -21,6 +21,8 @@ from pdeml.gp.model import GPField, negative_log_joint
 from pdeml.gp.operators import GridOperator
 
 MAX_PROFILE_NODES = 2048
+# the Kronecker preconditioner of an odd-order operator: |r| below this fraction of its RMS is raised to it
+IMAGINARY_FLOOR = 1e-8
 
 
 def dense_terms(model: GPField, op: GridOperator, consistent: bool = True):
@@ -119,9 +121,14 @@ class KroneckerProfile:
     real ``m``; antisymmetric parts fall back to the diagonal), ``m^-1 Z (v Gamma + d)^-1 Z^T m^-1`` with
     ``G^H G = Z Gamma Z^T`` (per-axis eigendecompositions) and ``d`` the diagonal of
     ``Z^T diag(m^-2) Z``: the inverse of ``m (v G^H G + Z d Z^T) m ~ I + v m G^H G m``, so it is
-    exact in the dominant term whatever the kernel, and leaves out only the boundary rows. For
-    antisymmetric parts (advection) ``m`` can vanish and the diagonal is used. ``"auto"`` is
-    :meth:`auto_preconditioner`, the diagonal here (the setting the 2D benchmark figures come from).
+    exact in the dominant term whatever the kernel, and leaves out only the boundary rows. When every
+    part is antisymmetric (first-order transport, ``beta u_x + u_y``), ``m = -i r`` with ``r`` real,
+    the dominant term is ``v R G^H G R`` and the same construction applies with ``r`` in the place of
+    ``m`` (``G^H G`` from per-axis Hermitian eigendecompositions; ``|r|`` raised to
+    ``IMAGINARY_FLOOR`` x its RMS where it vanishes); mixed parts fall back to the diagonal.
+    ``"auto"`` is that Kronecker form for an all-antisymmetric operator and otherwise
+    :meth:`auto_preconditioner`, the diagonal here (the setting the Poisson 2D benchmark figures
+    come from).
 
     ``parts`` replaces the operator's own ``S_k`` (:class:`VariableProfile` passes a surrogate).
     """
@@ -135,6 +142,7 @@ class KroneckerProfile:
                  parts: Sequence[torch.Tensor] | None = None):
         op: GridOperator = batch["operator"]
         kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        own_parts = parts is None
         if parts is None:
             parts = axis_parts(mats, op, model.dim)
         symmetric = [bool(torch.allclose(S, S.T)) for S in parts]
@@ -168,16 +176,29 @@ class KroneckerProfile:
         self.edge = edge
         self.inv_diag = 1.0 / (1.0 + self.v * self.m.abs() ** 2 * gram + self.s * edge)
         real = self.dtype != torch.complex128
+        # every part antisymmetric (first-order transport, beta u_x + u_y): m = -i r with r real, so the
+        # dominant term v m* G^H G m is v R G^H G R and the Kronecker construction applies with r
+        imaginary = own_parts and not any(symmetric)
         requested = preconditioner or batch.get("preconditioner") or "auto"
         if requested not in ("auto", "kronecker", "diagonal"):
             raise ValueError(f"preconditioner must be 'auto', 'kronecker' or 'diagonal', got {requested!r}")
         self.preconditioner = self.auto_preconditioner() if requested == "auto" else requested
-        if self.preconditioner == "kronecker" and (not real or (requested == "auto" and bool((self.m == 0).any()))):
-            self.preconditioner = "diagonal"  # m is imaginary and can vanish (advection)
-        if self.preconditioner == "kronecker":
+        if requested == "auto" and imaginary:
+            self.preconditioner = "kronecker"
+        if self.preconditioner == "kronecker" and not imaginary and (
+                not real or (requested == "auto" and bool((self.m == 0).any()))):
+            self.preconditioner = "diagonal"  # m is complex (mixed parts) or vanishes
+        if self.preconditioner == "kronecker" and imaginary:
+            r = (1j * self.m).real
+            floor = IMAGINARY_FLOOR * float(r.square().mean().sqrt())
+            gram_eig = [torch.linalg.eigh(G.conj().T @ G) for G in self.G]  # complex Hermitian per axis
+            self.Z, self.ZT = [z for _, z in gram_eig], [z.conj().T for _, z in gram_eig]
+            self.gamma = outer_product([g for g, _ in gram_eig])
+            self.set_scale(torch.where(r >= 0, 1.0, -1.0) * r.abs().clamp_min(max(floor, 1e-300)))
+        elif self.preconditioner == "kronecker":
             if bool((self.m == 0).any()):
                 raise ValueError("the 'kronecker' preconditioner needs symmetric operator parts with nonzero "
-                                 "eigenvalue sums m (e.g. -Lap u); use 'diagonal'")
+                                 "eigenvalue sums m (e.g. -Lap u), or antisymmetric ones only; use 'diagonal'")
             eig = [torch.linalg.eigh(0.5 * (G.T @ G + (G.T @ G).T)) for G in self.G]
             self.Z, self.ZT = [z for _, z in eig], [z.T for _, z in eig]
             self.gamma = outer_product([g for g, _ in eig])
@@ -186,7 +207,7 @@ class KroneckerProfile:
     def set_scale(self, scale: torch.Tensor) -> None:
         """The Kronecker preconditioner with ``scale`` (real, nonzero) in the place of ``m``."""
         self.scale = scale
-        d = kron_matvec([(z * z).T for z in self.Z], 1.0 / scale**2)
+        d = kron_matvec([(z.abs() ** 2).T.to(scale.dtype) for z in self.Z], 1.0 / scale**2)
         self.inv_core = 1.0 / (self.v * self.gamma + d)
 
     def precondition(self, r: torch.Tensor) -> torch.Tensor:
