@@ -273,17 +273,25 @@ def test_solution_is_the_conditional_mean_and_meets_the_dirichlet_data(trend_fit
     assert float((s.solution[[0, -1]] - exact[[0, -1]]).abs().max()) < 1e-6
 
 
-def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
-    from pdeml.gp.profile import KroneckerProfile, conditional_optimum
+def _long_lengthscale_profile(problem):
+    """A 32x30 solver whose kernels have long length-scales (far from circulant), its profile batch
+    at the profile noise, and the dense conditional optimum of ``U``."""
+    from pdeml.gp.profile import conditional_optimum
 
-    s = GPSolver(problems.get("poisson2d_sin100", freq=2.0), [32, 30], profile_steps=1, device="cpu", progress=False)
-    with torch.no_grad():  # long length-scales: the kernel matrices are far from circulant
+    s = GPSolver(problem, [32, 30], profile_steps=1, device="cpu", progress=False)
+    with torch.no_grad():
         for k in s.model.kernels:
             k.log_inv_lengthscale.fill_(math.log(0.2))
     batch = s._batch()
     batch["consistent"] = False
     s._set_profile_noise(batch)
-    dense = conditional_optimum(s.model, batch)
+    return s, batch, conditional_optimum(s.model, batch)
+
+
+def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
+    from pdeml.gp.profile import KroneckerProfile
+
+    s, batch, dense = _long_lengthscale_profile(problems.get("poisson2d_sin100", freq=2.0))
     iters = {}
     for name in ("diagonal", "kronecker"):
         solver = KroneckerProfile(s.model, batch, preconditioner=name)
@@ -297,17 +305,9 @@ def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
 def test_advection_kronecker_preconditioner_matches_the_dense_solve_closer_in_300_iterations():
     # beta u_x + u_y: every part antisymmetric, m = -i r with r real, so the Kronecker construction
     # applies with r (floored near zero); "auto" takes it there and keeps the diagonal for -Lap u
-    from pdeml.gp.profile import KroneckerProfile, conditional_optimum
+    from pdeml.gp.profile import KroneckerProfile
 
-    s = GPSolver(problems.get("advection_sin200", beta=20.0), [32, 30], profile_steps=1, device="cpu",
-                 progress=False)
-    with torch.no_grad():  # long length-scales: the kernel matrices are far from circulant
-        for k in s.model.kernels:
-            k.log_inv_lengthscale.fill_(math.log(0.2))
-    batch = s._batch()
-    batch["consistent"] = False
-    s._set_profile_noise(batch)
-    dense = conditional_optimum(s.model, batch)
+    s, batch, dense = _long_lengthscale_profile(problems.get("advection_sin200", beta=20.0))
     error = {}
     for name in ("diagonal", "auto"):  # the same budget of 300 iterations
         solver = KroneckerProfile(s.model, dict(batch, preconditioner=name))
