@@ -136,7 +136,6 @@ class GPSolver:
             self._profile = "kronecker"
         else:
             self._profile = "variable" if self.operator.linear else None
-        self._kronecker = self._profile == "kronecker"
         self._cg = self._profile in PROFILES  # the CG paths share the derivative form and the held noise
         profilable = self._profile is not None
         profile_steps, steps = c.profile_steps, c.steps

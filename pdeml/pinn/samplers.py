@@ -436,17 +436,13 @@ class AASSampler(CollocationSampler):
         y, log_q_old, log_m, w = self._pool()
         self.flow.train()
         penalty = torch.zeros(())
-        tiny = torch.finfo(w.dtype).tiny
-        temper = {"flow_gamma": 1.0, "flow_ess": effective_sample_size(w.clamp_min(tiny).log() - log_m) / w.shape[0]}
+        gamma, w_t = 1.0, w
         if self.update == "fit":
             # weighted maximum likelihood of p* = (1 - mix) p_old + mix w^gamma U on the pool (weights
             # p* / m); with ess_fraction > 0, gamma is the largest exponent whose weights keep the
             # pool's effective sample size at that fraction
-            w_t = w
             if self.ess_fraction > 0:
                 gamma, w_t = tempered_weights(w, log_m, self.ess_fraction)
-                temper = {"flow_gamma": gamma,
-                          "flow_ess": effective_sample_size(w_t.clamp_min(tiny).log() - log_m) / w.shape[0]}
             c = ((1 - self.mix) * log_q_old.exp() + self.mix * w_t) / log_m.exp()
             c = c / c.mean()
             for _ in range(self.flow_steps):
@@ -464,7 +460,8 @@ class AASSampler(CollocationSampler):
             expected_w = (w * ratio).mean()  # E_p[w] of the new flow, importance-weighted over the pool
             top_share, target_share, top_volume = residual_region_shares(w, -log_m, ratio)
         return {"flow_seconds": time.perf_counter() - tic, "flow_expected_w": float(expected_w),
-                "flow_penalty": float(penalty), **temper,
+                "flow_penalty": float(penalty), "flow_gamma": gamma,
+                "flow_ess": effective_sample_size(w_t.clamp_min(torch.finfo(w.dtype).tiny).log() - log_m) / w.shape[0],
                 "flow_top_share": top_share, "target_top_share": target_share, "top_region_volume": top_volume}
 
     def mixture_log_density(self, y: torch.Tensor) -> torch.Tensor:

@@ -259,10 +259,6 @@ class Poisson2DVarCoef(ManufacturedProblem):
     def __init__(self, freq: float = 20.0, amp: float = 0.5):
         self.freq, self.amp = float(freq), float(amp)
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"freq": self.freq, "amp": self.amp}
-
     def coefficient(self, x, y):
         """``(a, a_x, a_y)``."""
         xp = xp_of(x)
@@ -299,10 +295,6 @@ class Helmholtz2DVarWave(ManufacturedProblem):
     def __init__(self, freq: float = 20.0, k0: float = 10.0, amp: float = 0.3):
         self.freq, self.k0, self.amp = float(freq), float(k0), float(amp)
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"freq": self.freq, "k0": self.k0, "amp": self.amp}
-
     def wavenumber(self, x, y):
         xp = xp_of(x)
         return self.k0 * (1.0 + self.amp * xp.sin(x) * xp.sin(y))
@@ -328,10 +320,6 @@ class Poisson3DSin(ManufacturedProblem):
 
     def __init__(self, a: float = 4.0, b: float = 6.0, c: float = 8.0):
         self.a, self.b, self.c = float(a), float(b), float(c)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "c": self.c}
 
     def exact(self, x, y, z):
         xp = xp_of(x)
