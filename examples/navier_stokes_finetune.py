@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     result = refiner.refine(x.to(device), t_out, target=truth.to(device))
     wall = time.perf_counter() - start
     est_truth = ns_estimator(torch.cat([x[..., -2:].double(), truth], dim=-1), h, recipe["nu"], forcing)
-    # the reference-free error estimate (initial + evolution parts, L2): what a user without the truth sees
+    # the reference-free error estimate (first-frame error + residual, L2): what a user without the truth sees
     known = x.double()
     bound_before = ns_error_estimate(known, result.initial, h, recipe["nu"], forcing)
     bound_after = ns_error_estimate(known, result.prediction, h, recipe["nu"], forcing)

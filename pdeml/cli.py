@@ -424,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md")
     p.add_argument("name")
-    p.add_argument("--preset", default="small", choices=["tiny", "small", "paper"])
+    p.add_argument("--preset", default="small",
+                   help="tiny, small or paper (every benchmark), or one a benchmark adds (spectral-refiner: turbulent)")
     p.add_argument("--out", default="bench-out")
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, default=1,

@@ -23,3 +23,11 @@ def test_bench_operators_tiny(tmp_path, monkeypatch):
     for r in rows:
         assert r["params"] > 1000 and r["train_mb"] > 0 and 0 < r["test_rel_l2"] < 3
     assert all("rel_l2_at_24" in r for r in rows[:3])
+
+
+def test_every_benchmark_has_the_common_presets():
+    from pdeml.bench import BENCHMARKS
+    from pdeml.bench.record import PRESETS
+
+    for name in BENCHMARKS.names():
+        assert set(PRESETS) <= set(BENCHMARKS.get(name).PRESETS), name

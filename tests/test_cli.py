@@ -12,8 +12,10 @@ def test_list_and_unknown_names(capsys):
     assert main(["generate", "nope", "--n", "2", "--res", "8", "--out", "x.h5"]) == 2
     err = capsys.readouterr().err
     assert "known problems:" in err and "darcy" in err
-    with pytest.raises(SystemExit):
-        main(["bench", "trainer", "--preset", "huge"])
+    assert main(["bench", "trainer", "--preset", "huge"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown preset 'huge' for benchmark 'trainer'; known presets: tiny, small, paper" in err
+    assert main(["bench", "trainer", "--preset", "turbulent"]) == 2  # a preset of another benchmark
 
 
 def test_train_from_toml_then_evaluate(tmp_path, darcy_file, capsys):

@@ -239,3 +239,36 @@ def test_blow_up_raises_floating_point_error_naming_the_time():
     dt = 0.9 / 16 / speed
     with pytest.raises(FloatingPointError, match=r"simulation time t=\d"):
         navier_stokes_2d(w0, None, 1e-9, dt, 2000 * dt, check_every=10, max_cfl=1.0)
+
+
+def test_coarse_warmup_then_frames_on_the_solver_grid():
+    from pdeml.solvers.spectral import spectral_upsample
+
+    kw = dict(nu=1e-3, dt=1e-2, t_final=0.6, warmup=0.4, n_snapshots=2, solver_resolution=32)
+    coarse = NavierStokes2D(**kw, warmup_resolution=16, warmup_dt=2e-2)
+    w0 = coarse.sample_initial_vorticity(np.random.default_rng(0))
+    assert w0.shape == (16, 16)
+    traj = coarse.solve(w0)
+    assert traj.shape == (32, 32, 3)
+    # the first frame is the 16^2 warm-up interpolated onto 32^2, the others the 32^2 run from it
+    warm16 = NavierStokes2D(nu=1e-3, dt=2e-2, t_final=0.4, n_snapshots=1, solver_resolution=16).solve(w0)[..., -1]
+    assert torch.allclose(traj[..., 0], spectral_upsample(warm16, 32), atol=1e-12)
+    frames = NavierStokes2D(nu=1e-3, dt=1e-2, t_final=0.2, n_snapshots=2, solver_resolution=32).solve(traj[..., 0])
+    assert torch.allclose(traj, frames, atol=1e-12)
+    # the trajectory approaches the all-32^2 one as the warm-up grid is refined (1.4e-2 on 16^2)
+    fine = NavierStokes2D(**kw).solve(spectral_upsample(torch.as_tensor(w0), 32))
+    rel16 = float((traj - fine).norm() / fine.norm())
+    finer = NavierStokes2D(**kw, warmup_resolution=24, warmup_dt=2e-2).solve(spectral_upsample(torch.as_tensor(w0), 24))
+    rel24 = float((finer - fine).norm() / fine.norm())
+    assert 0 < rel24 < 0.6 * rel16 < 0.6 * 0.03
+    x, y = coarse.sample(0, 0, 16)
+    assert x.shape == (1, 16, 16) and y.shape == (1, 16, 16, 2)
+    assert coarse.params["warmup_resolution"] == 16
+    with pytest.raises(ValueError, match="warmup_resolution needs a warm-up"):
+        NavierStokes2D(warmup_resolution=16, solver_resolution=32)
+    with pytest.raises(ValueError, match="even integer in"):
+        NavierStokes2D(warmup=1.0, t_final=2.0, warmup_resolution=64, solver_resolution=32)
+    with pytest.raises(ValueError, match="must be on that grid"):
+        coarse.solve(np.zeros((32, 32)))
+    with pytest.raises(ValueError, match="warmup_dt must be > 0"):
+        NavierStokes2D(warmup=1.0, t_final=2.0, warmup_dt=0.0)

@@ -1,7 +1,9 @@
 """Reproducible comparisons: ``pdeml bench NAME --preset tiny|small|paper --out DIR``.
 
 Each benchmark is a module with ``run(preset, device, progress, out) -> list of rows`` (it may
-save figures in ``out``) and a ``PRESETS`` dict; ``run_benchmark`` writes the record.
+save figures in ``out``) and a ``PRESETS`` dict with at least the presets of
+:data:`pdeml.bench.record.PRESETS` (a benchmark may add its own); ``run_benchmark`` writes the
+record.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pdeml.bench.record import PRESETS, write_record
+from pdeml.bench.record import write_record
 from pdeml.device import resolve_device
 from pdeml.registry import Registry
 
@@ -40,8 +42,9 @@ def run_benchmark(name: str, preset: str = "small", out: str | os.PathLike = "be
     import inspect
 
     module = BENCHMARKS.get(name)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+    if preset not in module.PRESETS:
+        raise ValueError(f"unknown preset {preset!r} for benchmark {name!r}; known presets: "
+                         f"{', '.join(module.PRESETS)}")
     options = {}
     if workers != 1:
         if "workers" not in inspect.signature(module.run).parameters:

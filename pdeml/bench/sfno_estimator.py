@@ -42,6 +42,7 @@ from pdeml.bench.spectral_refiner import (
 )
 from pdeml.data import DeviceDataset, DeviceLoader
 from pdeml.device import resolve_device
+from pdeml.io import write_json_atomic
 from pdeml.losses import relative_l2, sobolev_norm
 from pdeml.models import build
 from pdeml.models.workflow import operator_objective
@@ -150,7 +151,10 @@ def refine_rows(cfg: dict, model, device, progress) -> list[dict[str, Any]]:
             red = float(1 - res.error_history[0, -1] / res.error_history[0, 0])
             row |= {f"{name}: rel_l2": float(res.error_history[0, -1]), f"{name}: reduction": red,
                     f"{name}: s": res.seconds, f"{name}: iterations": res.history.shape[1] - 1,
-                    f"{name}: estimate": float(est.total), f"{name}: effectivity": float(eff),
+                    f"{name}: estimate": float(est.total), f"{name}: residual": float(est.residual),
+                    f"{name}: initial": float(est.initial),
+                    f"{name}: evolution": float(est.evolution), f"{name}: first_frame": float(est.first_frame),
+                    f"{name}: max_frame_error": float(err_frames.max()), f"{name}: effectivity": float(eff),
                     f"{name}: first_frame_over_true": first_ratio}
             per_method.setdefault(name, []).append((res.seconds, red, float(res.error_history[0, -1]),
                                                     float(eff), res.history.shape[1] - 1, first_ratio))
@@ -217,9 +221,11 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             add("sfno_dt l2", sobolev_norm(R_sfno, 0.0, (1, 2), time_dim=-1, dt=h))
             add("initial", est.initial)
             add("evolution", est.evolution)
+            add("residual", est.residual)
             add("total", est.total)
             add("total_relative", est.total / _l2_frames(known[..., -1:])[:, 0])
             add("first_frame", est.first_frame)
+            add("max_frame_error", err_frames.max(dim=1).values)
             eff = est.total / err_frames.max(dim=1).values
             # the scale of the error and of the residual: H^-1 over L2 norm (large: large scales)
             e_scale = (sobolev_norm(pred - ty, -1.0, (1, 2), alpha=ALPHA, time_dim=-1, dt=h)
@@ -231,6 +237,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                          "rel_l2_first_frame": float(first.mean()), "rel_l2_last_frame": float(last.mean()),
                          "h-1": float(np.mean(samples["h-1"][-len(rel):])),
                          "initial": float(est.initial.mean()), "evolution": float(est.evolution.mean()),
+                         "first_frame": float(est.first_frame.mean()), "residual": float(est.residual.mean()),
                          "total": float(est.total.mean()), "effectivity_median": float(eff.median()),
                          "effectivity_min": float(eff.min()), "effectivity_max": float(eff.max()),
                          "first_frame_over_true_median": float(first_ratio.median()),
@@ -238,7 +245,10 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
                          "first_frame_over_true_max": float(first_ratio.max()),
                          "error_h-1_over_l2": float(e_scale.median()),
                          "residual_h-1_over_l2": float(np.median(np.divide(*r_scale))), "windows": tx.shape[0]})
+    if out is not None:  # every prediction's numbers, for scatter plots and further estimators
+        write_json_atomic(Path(out) / "sfno_estimator_samples.json", samples)
     rel = samples.pop("rel")
+    samples.pop("max_frame_error")
     for key, values in samples.items():
         rows.append({"row": f"spearman: {key}", "spearman": _spearman(values, rel), "pairs": len(rel)})
     rows += floor_rows(cfg, test_traj, f)
@@ -264,7 +274,7 @@ def _scatter(path: Path, rel: list[float], h1: list[float], total: list[float], 
     rho = {r["row"].removeprefix("spearman: "): r["spearman"] for r in rows if r["row"].startswith("spearman")}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, est, name, key in ((axes[0], h1, "L2(0,T; H^-1) residual (refinement loss)", "h-1"),
-                               (axes[1], total, "initial + evolution, L2 in space", "total")):
+                               (axes[1], total, "first-frame error + residual, L2 in space", "total")):
         ax.loglog(rel, est, "o", ms=3, alpha=0.6)
         ax.set(xlabel="relative L2 error (against the reference)", ylabel=name,
                title=f"Spearman {rho[key]:.3f} ({len(rel)} predictions)")

@@ -17,7 +17,7 @@ import torch
 
 from pdeml.problems.base import Problem, xp_of
 from pdeml.problems.random_fields import grf_periodic
-from pdeml.solvers.spectral import downsample, navier_stokes_2d
+from pdeml.solvers.spectral import downsample, navier_stokes_2d, spectral_upsample
 
 FORCINGS = ("fno", "kolmogorov", "none")
 
@@ -72,7 +72,7 @@ class NavierStokes2D(Problem):
                  warmup: float = 0.0, n_snapshots: int = 50, solver_resolution: int = 256, t_in: int = 0,
                  downsample: str = "stride", alpha: float = 2.5, tau: float = 7.0, sigma: float | None = None,
                  kolmogorov_amplitude: float = 0.1, kolmogorov_wavenumber: int = 2, max_cfl: float = 0.3,
-                 device: str = "cpu"):
+                 warmup_resolution: int | None = None, warmup_dt: float | None = None, device: str = "cpu"):
         if not (math.isfinite(nu) and nu > 0):
             raise ValueError(f"viscosity nu must be > 0, got {nu!r}")
         if forcing not in FORCINGS:
@@ -89,6 +89,17 @@ class NavierStokes2D(Problem):
         if int(solver_resolution) < self.min_resolution or int(solver_resolution) % 2:
             raise ValueError(f"solver_resolution must be an even integer >= {self.min_resolution}, "
                              f"got {solver_resolution!r}")
+        if warmup_resolution is not None:
+            if not warmup > 0:
+                raise ValueError(f"warmup_resolution needs a warm-up (warmup > 0), got warmup={warmup!r}")
+            if (int(warmup_resolution) < self.min_resolution or int(warmup_resolution) % 2
+                    or int(warmup_resolution) > int(solver_resolution)):
+                raise ValueError(f"warmup_resolution must be an even integer in [{self.min_resolution}, "
+                                 f"solver_resolution={solver_resolution}], got {warmup_resolution!r}")
+        if warmup_dt is not None and not warmup_dt > 0:
+            raise ValueError(f"warmup_dt must be > 0, got {warmup_dt!r}")
+        self.warmup_resolution = None if warmup_resolution is None else int(warmup_resolution)
+        self.warmup_dt = None if warmup_dt is None else float(warmup_dt)
         self.nu, self.forcing_kind, self.dt, self.t_final = float(nu), forcing, float(dt), float(t_final)
         self.warmup, self.n_snapshots, self.t_in = float(warmup), int(n_snapshots), int(t_in)
         self.solver_resolution, self.downsample = int(solver_resolution), downsample
@@ -105,7 +116,8 @@ class NavierStokes2D(Problem):
                 "warmup": self.warmup, "n_snapshots": self.n_snapshots, "solver_resolution": self.solver_resolution,
                 "t_in": self.t_in, "downsample": self.downsample, "alpha": self.alpha, "tau": self.tau,
                 "sigma": self.sigma, "kolmogorov_amplitude": self.kolmogorov_amplitude,
-                "kolmogorov_wavenumber": self.kolmogorov_wavenumber, "max_cfl": self.max_cfl, "device": self.device}
+                "kolmogorov_wavenumber": self.kolmogorov_wavenumber, "max_cfl": self.max_cfl,
+                "warmup_resolution": self.warmup_resolution, "warmup_dt": self.warmup_dt, "device": self.device}
 
     @property
     def record_times(self) -> list[float]:
@@ -135,22 +147,36 @@ class NavierStokes2D(Problem):
         return 0 * x + 0 * y
 
     def sample_initial_vorticity(self, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
-        """Initial vorticity ``(n, n)`` from the periodic GRF (``alpha``, ``tau``, ``sigma``)."""
-        n = self.solver_resolution if n is None else n
+        """Initial vorticity ``(n, n)`` from the periodic GRF (``alpha``, ``tau``, ``sigma``); ``n`` is
+        the grid the trajectory starts on by default (``warmup_resolution`` when set)."""
+        n = (self.warmup_resolution or self.solver_resolution) if n is None else n
         sigma = math.sqrt(2.0) * self.tau ** (self.alpha - 1.0) if self.sigma is None else self.sigma
         return grf_periodic(rng, n, self.alpha, self.tau, dim=2, sigma=sigma)
+
+    def _integrate(self, w: torch.Tensor, times: list[float], dt: float, progress: bool) -> torch.Tensor:
+        f = self.forcing(*(torch.as_tensor(a, device=self.device) for a in self.grid(w.shape[-1])))
+        return navier_stokes_2d(w, None if self.forcing_kind == "none" else f, self.nu, dt, times[-1],
+                                record_times=times, max_cfl=self.max_cfl, progress=progress)
 
     def solve(self, w0: np.ndarray | torch.Tensor, progress: bool = False) -> torch.Tensor:
         """Trajectory of ``w0`` ``([batch,] n, n)``: frames at ``[warmup] + record_times`` -> ``(..., n, n, T)``.
 
         The first frame is ``w(warmup)`` (``w0`` itself when ``warmup = 0``); float64, on ``device``.
+        With ``warmup_resolution``, ``w0`` lives on that grid: the warm-up runs there (step
+        ``warmup_dt``, ``dt`` if unset), its end state is interpolated spectrally onto the solver grid,
+        and the recorded frames are solved on the solver grid; the trajectory is then on that grid.
         """
         w0 = torch.as_tensor(w0, dtype=torch.float64, device=self.device)
-        n = w0.shape[-1]
-        f = self.forcing(*(torch.as_tensor(a, device=self.device) for a in self.grid(n)))
+        if self.warmup_resolution is not None:
+            if w0.shape[-1] != self.warmup_resolution:
+                raise ValueError(f"with warmup_resolution={self.warmup_resolution} the initial vorticity must be "
+                                 f"on that grid, got shape {tuple(w0.shape)}")
+            warm = self._integrate(w0, [self.warmup], self.warmup_dt or self.dt, progress)[..., -1]
+            warm = spectral_upsample(warm, self.solver_resolution)
+            frames = self._integrate(warm, [t - self.warmup for t in self.record_times], self.dt, progress)
+            return torch.cat([warm[..., None], frames], dim=-1)
         times = self.record_times if self.warmup == 0 else [self.warmup, *self.record_times]
-        traj = navier_stokes_2d(w0, None if self.forcing_kind == "none" else f, self.nu, self.dt, self.t_final,
-                                record_times=times, max_cfl=self.max_cfl, progress=progress)
+        traj = self._integrate(w0, times, self.dt, progress)
         if self.warmup == 0:
             traj = torch.cat([w0[..., None], traj], dim=-1)
         return traj
@@ -160,7 +186,7 @@ class NavierStokes2D(Problem):
         if resolution > n or (self.downsample == "stride" and n % resolution):
             raise ValueError(f"output resolution {resolution} must divide solver_resolution={n} "
                              f"(downsample={self.downsample!r}); choose a divisor or change solver_resolution")
-        traj = self.solve(self.sample_initial_vorticity(rng, n))  # (n, n, 1 + n_snapshots)
+        traj = self.solve(self.sample_initial_vorticity(rng))  # (n, n, 1 + n_snapshots)
         traj = downsample(traj.movedim(-1, 0), resolution, dim=2, method=self.downsample).movedim(0, -1)
         traj = traj.cpu().numpy().astype(np.float32)[None]  # (1, s, s, 1 + n_snapshots)
         frames = traj[..., 1:]

@@ -2,8 +2,8 @@
 
 For each sample of a Navier–Stokes data set the command predicts the window that follows the
 first ``t_in`` frames, refines it with :class:`~pdeml.refine.SpectralRefiner` and reports the
-reference-free error estimate :func:`~pdeml.refine.ns_error_estimate` (total, initial and evolution
-parts) before and after, the true relative L2 error against the data's frames, the refinement time
+reference-free error estimate :func:`~pdeml.refine.ns_error_estimate` (total; its first-frame
+error and residual parts) before and after, the true relative L2 error against the data's frames, the refinement time
 and ``trusted``: relative to the last known frame, the refined window's estimate and the bound
 ``estimate_sfno + max_t ||refined - sfno||`` on its error are both at most ``threshold``
 (:data:`TRUST_RULE`; docs/spectral-refiner.md gives the benchmark numbers behind it: the SFNO's
@@ -145,7 +145,9 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
         for i in range(xb.shape[0]):
             row: dict[str, Any] = {"sample": first + start + i}
             for k, e in est.items():
-                row |= {f"estimate_{k}": float(e.total[i]), f"initial_{k}": float(e.initial[i]),
+                row |= {f"estimate_{k}": float(e.total[i]),
+                        f"first_frame_{k}": None if e.first_frame is None else float(e.first_frame[i]),
+                        f"residual_{k}": float(e.residual[i]), f"initial_{k}": float(e.initial[i]),
                         f"evolution_{k}": float(e.evolution[i])}
             for k, e in est.items():
                 row[f"relative_estimate_{k}"] = float(e.total[i] / size[start + i])
@@ -162,8 +164,8 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
         bar.update(xb.shape[0])
     bar.close()
 
-    shown = ["sample", "estimate_sfno", "initial_sfno", "evolution_sfno", "estimate_refined", "initial_refined",
-             "evolution_refined", "relative_estimate_refined", "relative_bound_refined", "rel_l2_sfno", "rel_l2_refined", "seconds", "trusted"]
+    shown = ["sample", "estimate_sfno", "first_frame_sfno", "residual_sfno", "estimate_refined", "first_frame_refined",
+             "residual_refined", "relative_estimate_refined", "relative_bound_refined", "rel_l2_sfno", "rel_l2_refined", "seconds", "trusted"]
     print(markdown_table(rows, shown))
     trusted = sum(r["trusted"] for r in rows)
     print(f"trusted {trusted}/{len(rows)} ({TRUST_RULE}; threshold {cert.threshold})")

@@ -161,18 +161,24 @@ def ns_estimator(w: Tensor, dt_or_times: float | Sequence[float] | Tensor, nu: f
 
 
 class ErrorEstimate(NamedTuple):
-    """The two parts of :func:`ns_error_estimate`, each ``(b,)``, in the units of the vorticity."""
+    """The parts of :func:`ns_error_estimate`, each ``(b,)``, in the units of the vorticity."""
 
-    initial: Tensor  #: ``dt ||R(t_1)||_{L2}``: mismatch between the known frames and the first prediction
-    evolution: Tensor  #: ``dt sum_{k>=2} ||R(t_k)||_{L2}``: residual of the predicted evolution
+    initial: Tensor  #: ``dt ||R(t_1)||_{L2}``: residual at the first predicted frame (its stencil reaches the known frames)
+    evolution: Tensor  #: ``dt sum_{k>=2} ||R(t_k)||_{L2}``: residual of the rest of the predicted evolution
     #: ``dt ||R(t_0)||_{L2} / c_1``: the first predicted frame's error seen from the last known frame
     #: (None with fewer than ``order/2 + 1`` known frames)
     first_frame: Tensor | None = None
 
     @property
-    def total(self) -> Tensor:
-        """``initial + evolution``: the right-hand side of the reliability bound (with ``C = 1``)."""
+    def residual(self) -> Tensor:
+        """``initial + evolution``: the residual integrated over the predicted frames, ``dt sum_k ||R(t_k)||``."""
         return self.initial + self.evolution
+
+    @property
+    def total(self) -> Tensor:
+        """The right-hand side of the reliability bound ``||e(t)|| <= C (||e(t_1)|| + int ||R||)`` with ``C = 1``:
+        ``first_frame + residual`` (``residual`` alone when ``first_frame`` is None)."""
+        return self.residual if self.first_frame is None else self.first_frame + self.residual
 
 
 def ns_error_estimate(known: Tensor, prediction: Tensor, dt_or_times: float | Sequence[float] | Tensor, nu: float,
