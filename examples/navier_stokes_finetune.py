@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     for i, k in enumerate(args.samples):
         plot_panels(out / f"panels_sample_{k}.png", truth[i], result.initial[i], result.prediction[i],
                     f"test sample {k}: last of {t_out} frames at {n}^2")
-    plot_history(out / "history.png", result.history, result.error_history)
+    plot_history(out / "history.png", result.history, result.error_history, refiner.config)
     write_json_atomic(out / "finetune.json", {
         "command": " ".join(["python", *sys.argv]), "run": str(run), "device": str(device), "rows": rows,
         "settings": {**result.info, "modes": list(result.info["modes"])}, "wall_seconds": wall,

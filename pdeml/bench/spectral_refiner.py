@@ -184,8 +184,10 @@ def plot_panels(path: str | Path, truth: Tensor, sfno: Tensor, refined: Tensor, 
     return save_figure(fig, path, dpi=90)
 
 
-def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None) -> Path:
-    """Estimator (and true error, when known) against the refinement iteration, one line per sample."""
+def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None, config=None) -> Path:
+    """Estimator (and true error, when known) against the refinement iteration, one line per sample;
+    ``config`` (the refiner's :class:`~pdeml.refine.RefineConfig`, default settings if None) names
+    the loss and the iteration on the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,15 +195,18 @@ def plot_history(path: str | Path, history: Tensor, errors: Tensor | None = None
 
     from pdeml.plot import save_figure
 
+    method, s = ("adam", -1.0) if config is None else (config.method, config.s)
+    loss = f"{'L2' if s == 0 else f'H^{s:g}'} residual (refinement loss)"
+    step = f"{'L-BFGS' if method == 'lbfgs' else 'Adam'} iteration"
     fig, axes = plt.subplots(1, 2 if errors is not None else 1, figsize=(11 if errors is not None else 5.5, 4),
                              squeeze=False)
     for i in range(history.shape[0]):
         axes[0, 0].semilogy(history[i].numpy(), label=f"sample {i}")
         if errors is not None:
             axes[0, 1].semilogy(errors[i].numpy(), label=f"sample {i}")
-    axes[0, 0].set(xlabel="Adam iteration", ylabel="H^-1 residual estimator", title="estimator during refinement")
+    axes[0, 0].set(xlabel=step, ylabel=loss, title="estimator during refinement")
     if errors is not None:
-        axes[0, 1].set(xlabel="Adam iteration", ylabel="relative L2 error", title="true error during refinement")
+        axes[0, 1].set(xlabel=step, ylabel="relative L2 error", title="true error during refinement")
     axes[0, 0].legend(fontsize=7)
     return save_figure(fig, path, dpi=90)
 
@@ -336,7 +341,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
         path = Path(out)
         plot_panels(path / "spectral_refiner_panels.png", test_y[0], sfno_pred[0], refined[0],
                     f"test sample 0, last of {t_out} frames, {s}^2 (SFNO trained at {r}^2)")
-        plot_history(path / "spectral_refiner_history.png", res.history, res.error_history)
+        plot_history(path / "spectral_refiner_history.png", res.history, res.error_history, refiner.config)
         _scatter(path / "spectral_refiner_estimator.png", epochs_err, epochs_est, rows[-1]["spearman_estimator_error"])
     return rows
 
