@@ -50,6 +50,7 @@ from pdeml.refine import (
     ALPHA,
     SpectralRefiner,
     forcing_on_grid,
+    frame_norm,
     ns_error_estimate,
     ns_estimator,
     ns_residual,
@@ -79,11 +80,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                          "modes": [64, 64, 6], "adam_steps": 100, "lbfgs_steps": 100, "rtol": 0.1}},
 }
 PRESETS["paper"] = PRESETS["small"]  # the estimator study needs many models, not the paper's data
-
-
-def _l2_frames(w: Tensor) -> Tensor:
-    """L2 norm over the unit box per sample and frame of ``(b, n, n, T)``: ``(b, T)``."""
-    return torch.linalg.vector_norm(w, dim=(1, 2)) / w.shape[1]
 
 
 def _train_run(cfg: dict, run: dict, x: Tensor, y: Tensor, device, progress) -> tuple[dict, list[dict]]:
@@ -145,7 +141,7 @@ def refine_rows(cfg: dict, model, device, progress) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"row": f"refine sample {i}", "rel_l2_sfno": float(results["adam l2"].error_history[0, 0])}
         for name, res in results.items():
             est = ns_error_estimate(x[i:i + 1], res.prediction, h, NU, _forcing)
-            err_frames = _l2_frames(res.prediction - y[i:i + 1])
+            err_frames = frame_norm(res.prediction - y[i:i + 1])
             eff = est.total / err_frames.max(dim=1).values
             first_ratio = float(est.first_frame / err_frames[:, 0])
             red = float(1 - res.error_history[0, -1] / res.error_history[0, 0])
@@ -204,7 +200,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             with torch.no_grad():
                 w_t = torch.cat([model.time_derivative(tx[i:i + 4].float().to(dev), t_out)
                                  for i in range(0, tx.shape[0], 4)]).double().cpu() / h
-            err_frames = _l2_frames(pred - ty)
+            err_frames = frame_norm(pred - ty)
             rel = relative_l2(pred, ty, reduction="none")
             known = tx[..., -p:]
             window = torch.cat([known, pred], dim=-1)
@@ -223,7 +219,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
             add("evolution", est.evolution)
             add("residual", est.residual)
             add("total", est.total)
-            add("total_relative", est.total / _l2_frames(known[..., -1:])[:, 0])
+            add("total_relative", est.total / frame_norm(known[..., -1:])[:, 0])
             add("first_frame", est.first_frame)
             add("max_frame_error", err_frames.max(dim=1).values)
             eff = est.total / err_frames.max(dim=1).values

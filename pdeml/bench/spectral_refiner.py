@@ -49,7 +49,7 @@ from pdeml.losses import relative_l2
 from pdeml.models import build, count_parameters
 from pdeml.models.workflow import operator_objective
 from pdeml.problems.navier_stokes import NavierStokes2D
-from pdeml.refine import SpectralRefiner, ns_error_estimate, ns_estimator
+from pdeml.refine import SpectralRefiner, frame_norm, ns_error_estimate, ns_estimator
 from pdeml.solvers.spectral import downsample, navier_stokes_2d, spectral_upsample, windows
 from pdeml.train import Trainer
 
@@ -285,7 +285,7 @@ def run(preset: str = "small", device: str = "auto", progress: bool | None = Non
     bounds = {}
     for name, pred in (("sfno", sfno_pred), ("refined", refined.cpu())):
         est = ns_error_estimate(test_x, pred, frame_dt, nu, _forcing)
-        frame_err = torch.linalg.vector_norm(pred - test_y, dim=(1, 2)) / s
+        frame_err = frame_norm(pred - test_y)
         bounds[name] = (est, frame_err)
     rows: list[dict[str, Any]] = []
     for i in range(xb.shape[0]):

@@ -11,6 +11,7 @@ from pdeml.refine.residual import (
     ALPHA,
     ErrorEstimate,
     forcing_on_grid,
+    frame_norm,
     frame_spacing,
     imex_tendency_hat,
     ns_error_estimate,
@@ -20,5 +21,6 @@ from pdeml.refine.residual import (
     time_derivative,
 )
 
-__all__ = ["ALPHA", "ErrorEstimate", "RefineConfig", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_spacing",
-           "imex_tendency_hat", "ns_error_estimate", "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]
+__all__ = ["ALPHA", "ErrorEstimate", "RefineConfig", "RefineResult", "SpectralRefiner", "forcing_on_grid", "frame_norm",
+           "frame_spacing", "imex_tendency_hat", "ns_error_estimate", "ns_estimator", "ns_residual", "residual_norm",
+           "time_derivative"]

@@ -103,7 +103,7 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
     from pdeml.io import write_json_atomic
     from pdeml.losses import relative_l2
     from pdeml.models.workflow import load_run
-    from pdeml.refine import SpectralRefiner, ns_error_estimate
+    from pdeml.refine import SpectralRefiner, frame_norm, ns_error_estimate
     from pdeml.report import markdown_table
 
     cert, rcfg = config.certify, config.refine
@@ -128,7 +128,7 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
     first = traj.shape[0] - (cert.samples or traj.shape[0])
     x, truth = traj[first:, ..., :t_in], traj[first:, ..., t_in:t_in + t_out]
     n = x.shape[1]
-    size = torch.linalg.vector_norm(x[..., -1], dim=(1, 2)) / n  # L2 norm of the last known frame on the unit box
+    size = frame_norm(x[..., -1])  # L2 norm of the last known frame on the unit box
 
     device = next(refiner.model.parameters()).device
     rows, refined = [], []
@@ -141,8 +141,8 @@ def run(config: RefineCommandConfig, args: argparse.Namespace) -> int:
         preds = {"sfno": res.initial, "refined": res.prediction}
         err = {k: relative_l2(p, tb, reduction="none") for k, p in preds.items()}
         # effectivity: the estimate over the largest L2 error of a frame, >= 1 where it bounds the error
-        worst = {k: (torch.linalg.vector_norm(p - tb, dim=(1, 2)) / n).amax(dim=-1) for k, p in preds.items()}
-        moved = (torch.linalg.vector_norm(res.prediction - res.initial, dim=(1, 2)) / n).amax(dim=-1)
+        worst = {k: frame_norm(p - tb).amax(dim=-1) for k, p in preds.items()}
+        moved = frame_norm(res.prediction - res.initial).amax(dim=-1)
         for i in range(xb.shape[0]):
             row: dict[str, Any] = {"sample": first + start + i}
             for k, e in est.items():

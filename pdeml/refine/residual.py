@@ -160,6 +160,11 @@ def ns_estimator(w: Tensor, dt_or_times: float | Sequence[float] | Tensor, nu: f
     return residual_norm(R, frame_spacing(dt_or_times), L=L, alpha=alpha)
 
 
+def frame_norm(w: Tensor, L: float = 1.0) -> Tensor:
+    """``L2`` norm over the box ``[0, L)^2`` of each frame of ``w`` ``(b, n, n, ...)``: shape ``(b, ...)``."""
+    return torch.linalg.vector_norm(w, dim=(1, 2)) * (L / w.shape[1])
+
+
 class ErrorEstimate(NamedTuple):
     """The parts of :func:`ns_error_estimate`, each ``(b,)``, in the units of the vorticity."""
 
@@ -211,15 +216,14 @@ def ns_error_estimate(known: Tensor, prediction: Tensor, dt_or_times: float | Se
     dt = frame_spacing(dt_or_times)
     window = torch.cat([known[..., known.shape[-1] - p:].to(prediction.dtype), prediction], dim=-1)
     R = ns_residual(window, dt, nu, forcing, L=L, order=order, step=step)
-    n = window.shape[1]
-    per_frame = torch.linalg.vector_norm(R, dim=(1, 2)) * (L / n)  # (b, T - p): L2 norm over the box
+    per_frame = frame_norm(R, L)  # (b, T - p)
     first = None
     if known.shape[-1] > p:
         back = torch.cat([known[..., known.shape[-1] - p - 1:].to(prediction.dtype), prediction[..., :p]], dim=-1)
         R0 = ns_residual(back, dt, nu, forcing, L=L, order=order, step=step)[..., 0]
-        first = dt * torch.linalg.vector_norm(R0, dim=(1, 2)) * (L / n) / STENCILS[order][p + 1]
+        first = dt * frame_norm(R0, L) / STENCILS[order][p + 1]
     return ErrorEstimate(dt * per_frame[:, 0], dt * per_frame[:, 1:].sum(dim=1), first)
 
 
-__all__ = ["ALPHA", "STENCILS", "ErrorEstimate", "forcing_on_grid", "frame_spacing", "imex_tendency_hat",
+__all__ = ["ALPHA", "STENCILS", "ErrorEstimate", "forcing_on_grid", "frame_norm", "frame_spacing", "imex_tendency_hat",
            "ns_error_estimate", "ns_estimator", "ns_residual", "residual_norm", "time_derivative"]
