@@ -45,6 +45,8 @@ class GPConfig(Config):
     boundary_weight: float = 200.0
     jitter: float = 1e-6
     lengthscale_init: float = 1.0
+    smooth_weight: float = 1e-2
+    smooth_length: float = 0.5
     eval_points: int | list[int] | None = None
     track_every: int | None = None
     device: str = "auto"
@@ -68,6 +70,8 @@ class GPConfig(Config):
         for name in ("lr", "profile_lr", "boundary_weight", "profile_noise", "final_noise", "lengthscale_init"):
             check_positive(f"gp.{name}", getattr(self, name))
         check_positive("gp.jitter", self.jitter, allow_zero=True)
+        check_positive("gp.smooth_weight", self.smooth_weight, allow_zero=True)
+        check_positive("gp.smooth_length", self.smooth_length)
         if self.final_noise > self.profile_noise:
             raise ConfigError(f"need gp.final_noise <= gp.profile_noise, got final_noise={self.final_noise!r}, "
                               f"profile_noise={self.profile_noise!r}")

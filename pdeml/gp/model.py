@@ -50,8 +50,8 @@ class GPField(nn.Module):
         """``(Kronecker of K_k + jitter I, [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
         mats = [self._grid(k).matrices(kern, max_order) for k, kern in enumerate(self.kernels)]
         eye = [torch.eye(self.shape[k], dtype=self.U.dtype, device=self.U.device) for k in range(self.dim)]
-        # jitter relative to the variance k(0) = sum w, so it means the same at any kernel scale
-        shifted = [m[0] + (self.jitter * kern.weights.sum()) * e for m, e, kern in zip(mats, eye, self.kernels)]
+        # jitter relative to the variance k(0), so it means the same at any kernel scale
+        shifted = [m[0] + (self.jitter * kern.variance) * e for m, e, kern in zip(mats, eye, self.kernels)]
         return Kronecker(shifted, method), mats
 
     def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):

@@ -69,6 +69,9 @@ class GPSolver:
     and then ``lbfgs_steps`` L-BFGS steps (each up to 20 iterations, strong-Wolfe line search), or
     ``"lbfgs"`` alone. ``eval_points`` per axis for :meth:`relative_l2` (default ``2 n - 1``: the
     nodes and every midpoint). ``track_every`` steps the history records the relative L2.
+    ``smooth_weight`` / ``smooth_length``: every axis kernel has a fixed component at frequency 0
+    with that share of the learned weights and a length-scale of ``smooth_length`` times the axis
+    length, so that the GP's derivatives of smooth functions stay right (``SpectralMixture``).
 
     ``profile_steps`` (default 300 where a profile applies) of the profile phase: Adam on the kernel
     with ``U`` at its conditional optimum. Its noise is ``profile_noise`` x the forcing's RMS, and
@@ -124,7 +127,11 @@ class GPSolver:
 
         axes = [torch.linspace(lo, hi, n, dtype=torch.float64) for (lo, hi), n in
                 zip(self.problem.domain, self.points_per_dim)]
-        kernels = [SpectralMixture(self.components, self.kernel, fs, c.lengthscale_init) for fs in self.freq_scale]
+        # every axis kernel keeps a fixed smooth component (see SpectralMixture): a share smooth_weight
+        # of the prior at frequency 0, with a length-scale of smooth_length times the axis length
+        kernels = [SpectralMixture(self.components, self.kernel, fs, c.lengthscale_init,
+                                   smooth=float(c.smooth_weight), smooth_length=float(c.smooth_length) * (hi - lo))
+                   for fs, (lo, hi) in zip(self.freq_scale, self.problem.domain)]
         self.model = GPField(axes, kernels, self.jitter).to(self.device)
         self.operator = grid_operator(self.problem, [a.to(self.device) for a in axes])
         # how the profile phase finds U (see profiled_objective): dense least squares on small grids,
