@@ -56,6 +56,10 @@ def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = N
                    label=f"axis {label}")
         if target > 0:
             ax[2].axvline(target, color=f"C{k}", ls=":", lw=1.0)
+        kern = solver.model.kernels[k]
+        if kern.smooth > 0:  # the fixed zero-frequency component (not learned)
+            ax[2].plot([0.0], [kern.smooth * spec["weight"].sum()], marker="x", color=f"C{k}", ls="none",
+                       label="fixed smooth" if k == 0 else None)
     ax[2].set_yscale("log")
     ax[2].set_xlabel("frequency mu_q (cycles per unit)")
     ax[2].set_ylabel("weight w_q")
