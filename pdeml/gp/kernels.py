@@ -121,6 +121,11 @@ class SpectralMixture(nn.Module):
         return self.log_inv_lengthscale.exp()
 
     @property
+    def smooth_weight(self) -> torch.Tensor:
+        """The fixed zero-frequency component's weight: ``smooth`` times the learned weights' sum."""
+        return self.smooth * self.weights.sum()
+
+    @property
     def variance(self) -> torch.Tensor:
         """``k(0)``: the learned weights' sum, times ``1 + smooth``."""
         return self.weights.sum() * (1.0 + self.smooth)
@@ -148,7 +153,7 @@ class SpectralMixture(nn.Module):
             term = sum(b * env[j] * cos[r - j] for j, b in enumerate(_BINOMIAL[r]))
             k = term @ w
             if self.smooth > 0:
-                k = k + (self.smooth * w.sum()) * smooth[r]
+                k = k + (self.smooth * w.sum()) * smooth[r]  # w.sum(): one graph node with the learned terms
             out.append(k.reshape(shape))
         return out
 
@@ -171,7 +176,7 @@ class SpectralMixture(nn.Module):
         out = dens @ self.weights
         if self.smooth > 0:
             rho0 = torch.tensor([1.0 / self.smooth_length], dtype=s.dtype, device=s.device)
-            out = out + self.smooth * self.weights.sum() * self._density(s, rho0)[:, 0]
+            out = out + self.smooth_weight * self._density(s, rho0)[:, 0]
         return out.reshape(-1)
 
 
