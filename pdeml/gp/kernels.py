@@ -153,7 +153,7 @@ class SpectralMixture(nn.Module):
             term = sum(b * env[j] * cos[r - j] for j, b in enumerate(_BINOMIAL[r]))
             k = term @ w
             if self.smooth > 0:
-                k = k + (self.smooth * w.sum()) * smooth[r]  # w.sum(): one graph node with the learned terms
+                k = k + (self.smooth * w.sum()) * smooth[r]  # the learned terms' w: a recomputed weights.sum() changes the gradient's round-off
             out.append(k.reshape(shape))
         return out
 
