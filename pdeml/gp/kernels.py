@@ -181,15 +181,53 @@ class SpectralMixture(nn.Module):
 
 
 class ToeplitzGrid:
-    """Kernel matrices on ``n`` equispaced nodes with spacing ``h``: ``k`` is evaluated on the
-    ``2n - 1`` distinct lags only and gathered into (n, n), so a matrix costs O(Q n + n^2)."""
+    """Kernel matrices on ``n`` equispaced nodes ``origin + j h``: ``k`` is evaluated on the
+    ``2n - 1`` distinct lags only and gathered into (n, n), so a matrix costs O(Q n + n^2).
 
-    def __init__(self, n: int, h: float, device=None, dtype: torch.dtype = torch.float64):
+    :meth:`cross` does the same for points that lie on a refinement of the grid (spacing ``h / m``,
+    ``m <= MAX_REFINE``, such as the nodes and the midpoints): their lags to the nodes take
+    ``O(len(x) + m n)`` distinct values, against ``len(x) n`` kernel evaluations otherwise."""
+
+    MAX_REFINE = 8
+    # a point counts as on the refined lattice when it is this close to it (units of h / m): round-off only
+    LATTICE_TOL = 1e-11
+
+    def __init__(self, n: int, h: float, device=None, dtype: torch.dtype = torch.float64, origin: float = 0.0):
         i = torch.arange(n, device=device)
-        self.n, self.h = n, float(h)
+        self.n, self.h, self.origin = n, float(h), float(origin)
         self.lags = torch.arange(-(n - 1), n, device=device, dtype=dtype) * self.h
         self.index = i[:, None] - i[None, :] + (n - 1)
 
     def matrices(self, kernel: SpectralMixture, order: int = 2) -> list[torch.Tensor]:
         """``[K, K', ..., K^(order)]`` on the nodes, each (n, n), derivatives in the first argument."""
         return [k[self.index] for k in kernel.derivatives(self.lags, order)]
+
+    def lattice(self, x: torch.Tensor) -> tuple[int, torch.Tensor] | None:
+        """``(m, i)`` with ``x = origin + i h / m`` (integers ``i``, the smallest ``m <= MAX_REFINE``),
+        or None when ``x`` is not on such a lattice."""
+        t = (x.detach().to(torch.float64) - self.origin) / self.h
+        for m in range(1, self.MAX_REFINE + 1):
+            s = t * m
+            idx = torch.round(s)
+            if bool(((s - idx).abs() <= self.LATTICE_TOL * torch.clamp(idx.abs(), min=1.0)).all()):
+                return m, idx.to(torch.long)
+        return None
+
+    def cross(self, kernel: SpectralMixture, x: torch.Tensor, order: int = 0,
+              nodes: torch.Tensor | None = None) -> torch.Tensor:
+        """``d^order/dx^order k(x_i - X_j)`` against the nodes ``X`` (default ``origin + j h``):
+        (len(x), n). Off the lattice, or where the lattice saves nothing, the kernel is evaluated
+        at every ``x_i - X_j``."""
+        x = x.reshape(-1)
+        found = self.lattice(x) if len(x) > 1 else None
+        if found is not None:
+            m, idx = found
+            low = int(idx.min()) - m * (self.n - 1)
+            count = int(idx.max()) + 1 - low
+            if count < len(x) * self.n:
+                lags = torch.arange(low, low + count, device=x.device, dtype=x.dtype) * (self.h / m)
+                j = torch.arange(self.n, device=x.device) * m
+                return kernel(lags, order)[idx[:, None] - j[None, :] - low]
+        if nodes is None:
+            nodes = self.origin + torch.arange(self.n, device=x.device, dtype=x.dtype) * self.h
+        return kernel.matrix(x, nodes, order)

@@ -32,11 +32,7 @@ class _SPDInverse(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, K):
-        low, info = torch.linalg.cholesky_ex(K)
-        if int(info) != 0:
-            raise torch.linalg.LinAlgError(
-                f"a {K.shape[0]}x{K.shape[0]} kernel matrix is not positive definite (Cholesky failed at "
-                f"column {int(info)}); increase the jitter")
+        low = _cholesky(K)
         inv = torch.cholesky_inverse(low)
         ctx.save_for_backward(inv)
         return inv, 2.0 * torch.log(torch.diagonal(low)).sum()
@@ -59,6 +55,45 @@ def spd_inverse(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     so a loss that applies ``K^-1`` many times costs matrix products only.
     """
     return _SPDInverse.apply(K)
+
+
+class _SPDSolve(torch.autograd.Function):
+    """``(K^-1 v, log|K|)`` from one Cholesky factorization, with the backward
+    ``dK = -(K^-1 g_x) x^T + g K^-1``, ``dv = K^-1 g_x``: one inverse from the factor and outer
+    products, instead of the two matrix products of a general ``K^-1`` backward."""
+
+    @staticmethod
+    def forward(ctx, K, v):
+        low = _cholesky(K)
+        x = torch.cholesky_solve(v.reshape(-1, 1), low).reshape(v.shape)
+        ctx.save_for_backward(low, x)
+        return x, 2.0 * torch.log(torch.diagonal(low)).sum()
+
+    @staticmethod
+    def backward(ctx, grad_x, grad_logdet):
+        low, x = ctx.saved_tensors
+        grad_v = torch.zeros_like(x) if grad_x is None else \
+            torch.cholesky_solve(grad_x.reshape(-1, 1), low).reshape(x.shape)
+        grad_K = -torch.outer(grad_v.reshape(-1), x.reshape(-1))
+        if grad_logdet is not None:
+            grad_K = grad_K + grad_logdet * torch.cholesky_inverse(low)
+        return grad_K, grad_v
+
+
+def spd_solve(K: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(K^-1 v, log|K|)`` for a symmetric positive definite ``K`` (n, n) and one vector ``v``
+    (n,), differentiable in both: the cheapest form when ``K^-1`` is applied to one vector only
+    (a one-axis grid), ``O(n^3)`` once forward and once backward, with no matrix products."""
+    return _SPDSolve.apply(K, v)
+
+
+def _cholesky(K: torch.Tensor) -> torch.Tensor:
+    low, info = torch.linalg.cholesky_ex(K)
+    if int(info) != 0:
+        raise torch.linalg.LinAlgError(
+            f"a {K.shape[0]}x{K.shape[0]} kernel matrix is not positive definite (Cholesky failed at "
+            f"column {int(info)}); increase the jitter")
+    return low
 
 
 def _check_factors(factors: Sequence[torch.Tensor]) -> list[torch.Tensor]:

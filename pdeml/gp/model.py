@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pdeml.gp.kernels import SpectralMixture, ToeplitzGrid
-from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot
+from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot, spd_solve
 from pdeml.gp.operators import GridOperator
 
 
@@ -43,7 +43,7 @@ class GPField(nn.Module):
         a = self.axes[k]
         key = (k, a.device)
         if key not in self._toeplitz:
-            self._toeplitz[key] = ToeplitzGrid(len(a), float(a[1] - a[0]), device=a.device)
+            self._toeplitz[key] = ToeplitzGrid(len(a), float(a[1] - a[0]), device=a.device, origin=float(a[0]))
         return self._toeplitz[key]
 
     def factorize(self, max_order: int = 2, method: str = "inverse") -> tuple[Kronecker, list[list[torch.Tensor]]]:
@@ -55,17 +55,25 @@ class GPField(nn.Module):
         return Kronecker(shifted, method), mats
 
     def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):
-        """``(K, {(axis, order): derivative grid}, U^T K^-1 U, values)`` with the factorizations shared.
+        """``(log|K|, {(axis, order): derivative grid}, U^T K^-1 U, values)`` with the factorizations shared.
 
         ``K`` carries the jitter, so the conditional mean ``u = k(., X) K^-1 U`` is not ``U`` at the
         nodes: ``u(X) = U - jitter K^-1 U``. With ``consistent`` every term is read off that one
         function: the derivative along axis k is ``K_k^(r)`` along k and ``K_l`` (no jitter) along
         the other axes applied to ``K^-1 U``, and ``values`` is ``u(X)``. Without it (the Kronecker
         profile's form) derivatives apply ``K_k^(r) K_k^-1`` along axis k only and ``values`` is
-        ``U``."""
+        ``U``. On one axis ``K^-1 U`` and ``log|K|`` come from :func:`spd_solve` (its backward needs
+        no matrix products), on more from the factor inverses."""
         max_order = max([o for _, o in needs], default=0)
-        kron, mats = self.factorize(max_order)
         U = self.U
+        if consistent and self.dim == 1:
+            mats = self._grid(0).matrices(self.kernels[0], max_order)
+            shifted = mats[0] + (self.jitter * self.kernels[0].variance) * torch.eye(
+                self.shape[0], dtype=U.dtype, device=U.device)
+            alpha, logdet = spd_solve(shifted, U)
+            derivs = {(0, order): mats[order] @ alpha for _, order in needs}
+            return logdet, derivs, (U * alpha).sum(), mats[0] @ alpha
+        kron, mats = self.factorize(max_order)
         if consistent:
             alpha = kron.solve(U)
             derivs = {}
@@ -74,7 +82,7 @@ class GPField(nn.Module):
                 for k in range(self.dim):
                     t = mode_dot(mats[k][order if k == axis else 0], t, k)
                 derivs[(axis, order)] = t
-            return kron, derivs, (U * alpha).sum(), kron_matvec([m[0] for m in mats], alpha)
+            return kron.logdet(), derivs, (U * alpha).sum(), kron_matvec([m[0] for m in mats], alpha)
         solved: dict[int, torch.Tensor] = {}
         derivs = {}
         for axis, order in needs:
@@ -85,7 +93,7 @@ class GPField(nn.Module):
         t = kron.solve_mode(U, 0) if t is None else t
         for axis in range(1, self.dim):
             t = kron.solve_mode(t, axis)
-        return kron, derivs, (U * t).sum(), U
+        return kron.logdet(), derivs, (U * t).sum(), U
 
     def weights(self) -> torch.Tensor:
         """``K^-1 U`` (grid shape): the conditional mean is ``k(x, X) . weights``."""
@@ -93,20 +101,21 @@ class GPField(nn.Module):
         return kron.solve(self.U)
 
     def cross(self, k: int, x: torch.Tensor, order: int = 0) -> torch.Tensor:
-        """``d^order/dx^order k_k(x_i - X_j)``: (len(x), n_k)."""
-        return self.kernels[k].matrix(x, self.axes[k], order)
+        """``d^order/dx^order k_k(x_i - X_j)``: (len(x), n_k); on the distinct lags only where ``x``
+        lies on a refinement of the grid (the nodes, the midpoints: :meth:`ToeplitzGrid.cross`)."""
+        return self._grid(k).cross(self.kernels[k], x, order, nodes=self.axes[k])
 
 
 def negative_log_joint(model: GPField, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The GP-HM objective for the Trainer; ``batch`` holds the operator, forcing and boundary data."""
     op: GridOperator = batch["operator"]
-    kron, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True))
+    logdet, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True))
     residual = op.apply(values, derivs) - batch["forcing"]
     boundary = values[batch["boundary"]] - batch["boundary_values"]
     gap_r, gap_b = (residual * residual).sum(), (boundary * boundary).sum()
     n, nb = residual.numel(), boundary.numel()
     tau, v = model.log_tau.exp(), model.log_v.exp()
-    prior = 0.5 * kron.logdet() + 0.5 * quad
+    prior = 0.5 * logdet + 0.5 * quad
     boundary_ll = 0.5 * nb * model.log_tau - 0.5 * tau * gap_b
     residual_ll = 0.5 * n * model.log_v - 0.5 * v * gap_r
     loss = prior - batch["boundary_weight"] * boundary_ll - residual_ll

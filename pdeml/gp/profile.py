@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from pdeml.gp.kronecker import kron_matvec, mode_dot, outer_product, outer_sum
+from pdeml.gp.kronecker import _mode_apply, kron_matvec, mode_dot, outer_product, outer_sum
 from pdeml.gp.model import GPField, negative_log_joint
 from pdeml.gp.operators import GridOperator
 
@@ -25,80 +25,106 @@ MAX_PROFILE_NODES = 2048
 IMAGINARY_FLOOR = 1e-8
 
 
-def dense_terms(model: GPField, op: GridOperator, consistent: bool = True):
-    """Dense ``(D, P, B)`` on the grid (N x N matrices): ``D[(axis, order)] U`` = that derivative of
-    the conditional mean ``u`` of ``U``, ``B U = u(X)`` (its values at the nodes, which the jitter
-    sets apart from ``U``), and ``P = L^-1`` with ``K = L L^T`` (so ``U^T K^-1 U = |P U|^2``);
-    derivatives and ``B`` as in :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
+def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True):
+    """The dense profile's matrices in whitened coordinates ``U = L z`` (``K = L L^T``, ``L`` the
+    Kronecker product of the per-axis Cholesky factors, so ``U^T K^-1 U = |z|^2``):
+    ``(DL, BL, factors)`` with ``DL[(axis, order)] z`` = that derivative of the conditional mean
+    ``u`` of ``U`` and ``BL z = u(X)`` (N x N each), ``factors`` the per-axis ``L_k``.
+
+    Per axis, ``K_k^(r) K_k^-1 L_k = K_k^(r) L_k^-T`` is one triangular solve, and the jitter-free
+    ``K_k K_k^-1 L_k = L_k - c_k L_k^-T`` (``c_k`` the jitter); derivatives and ``B`` as in
+    :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
     kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
     shape = model.shape
 
     def kron_all(per_axis):
-        out = per_axis[0]
+        out = per_axis[0].contiguous()
         for m in per_axis[1:]:
-            out = torch.kron(out, m)
+            out = torch.kron(out, m.contiguous())
         return out
 
-    def times_inverse(axis, order):  # K_k^(r) K_k^-1
-        return torch.cholesky_solve(mats[axis][order].T.contiguous(), kron.chol[axis]).T
+    def times_inverse_factor(axis, order):  # K_k^(r) L_k^-T = (L_k^-1 K_k^(r)T)^T
+        return torch.linalg.solve_triangular(kron.chol[axis], mats[axis][order].T, upper=False).T
 
-    eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
-    smooth = [times_inverse(k, 0) for k in range(len(shape))] if consistent else eye
-    D = {(axis, order): kron_all([times_inverse(k, order) if k == axis else smooth[k] for k in range(len(shape))])
-         for axis, order in op.needs}
-    P = kron_all([torch.linalg.solve_triangular(low, e, upper=False) for low, e in zip(kron.chol, eye)])
-    return D, P, kron_all(smooth)
+    if consistent:
+        eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
+        smooth = [low - float(model.jitter * kern.variance)
+                  * torch.linalg.solve_triangular(low, e, upper=False).T
+                  for low, e, kern in zip(kron.chol, eye, model.kernels)]
+    else:
+        smooth = list(kron.chol)
+    DL = {(axis, order): kron_all([times_inverse_factor(k, order) if k == axis else smooth[k]
+                                   for k in range(len(shape))])
+          for axis, order in op.needs}
+    return DL, kron_all(smooth), list(kron.chol)
+
+
+def least_squares(M: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """``argmin |M x - rhs|`` for a tall ``M`` of full column rank: Householder QR, with ``Q``
+    applied to ``rhs`` and never formed (half the work of an explicit ``Q``)."""
+    driver = "gels" if M.device.type == "cpu" else None
+    return torch.linalg.lstsq(M, rhs[:, None], driver=driver).solution[:, 0]
 
 
 def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3) -> torch.Tensor:
     """The grid values minimising the negative log joint for the current kernel and noise
-    precisions: a least-squares problem solved by QR, in Gauss–Newton steps from the current ``U``
-    for a nonlinear operator (its Jacobian from the operator's pointwise partials). Dense: for
-    grids of at most ``MAX_PROFILE_NODES`` nodes."""
+    precisions: a least-squares problem in the whitened ``z`` (``U = L z``, :func:`whitened_terms`),
+    ``min |z|^2 + v |J L z + r0|^2 + tau_b |E L z - g|^2``, solved by QR, in Gauss–Newton steps from
+    the current ``U`` for a nonlinear operator (its Jacobian from the operator's pointwise
+    partials). Dense: for grids of at most ``MAX_PROFILE_NODES`` nodes."""
     op: GridOperator = batch["operator"]
     with torch.no_grad():
-        D, P, B = dense_terms(model, op, batch.get("consistent", True))
-        n = P.shape[0]
+        DL, BL, factors = whitened_terms(model, op, batch.get("consistent", True))
+        n = BL.shape[0]
         sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
         mask = batch["boundary"].reshape(-1)
-        E = B[mask]  # the conditional mean at the boundary nodes
+        EL = BL[mask]  # the conditional mean at the boundary nodes
         f, g = batch["forcing"].reshape(-1), batch["boundary_values"]
-        U = model.U.detach().reshape(-1).clone()
 
-        def linearise(u):
-            """``(J, r0)`` with ``L[u] - f ~ J u + r0`` around ``u``."""
-            values, derivs = B @ u, {k: m @ u for k, m in D.items()}
+        def unwhiten(z):
+            return kron_matvec(factors, z.reshape(model.shape)).reshape(-1)
+
+        def whiten(u):
+            t = u.reshape(model.shape)
+            for axis, low in enumerate(factors):
+                t = _mode_apply(lambda m, low=low: torch.linalg.solve_triangular(low, m, upper=False), t, axis)
+            return t.reshape(-1)
+
+        z = whiten(model.U.detach().reshape(-1))
+
+        def linearise(z):
+            """``(J L, r0)`` with ``L[u] - f ~ J L z + r0`` around ``z``."""
+            values, derivs = BL @ z, {k: m @ z for k, m in DL.items()}
             L, du, dd = op.partials(values, derivs)
-            J = du[:, None] * B
-            for k, m in D.items():
-                J = J + dd[k][:, None] * m
+            JL = du[:, None] * BL
+            for k, m in DL.items():
+                JL = JL + dd[k][:, None] * m
             if op.linear:  # L(0) - f, exactly: no J u - J u round-off in the right-hand side
-                zero = torch.zeros_like(u)
-                return J, op.apply(zero, {k: zero for k in D}).expand(zero.shape) - f
-            return J, L - f - J @ u
+                zero = torch.zeros_like(z)
+                return JL, op.apply(zero, {k: zero for k in DL}).expand(zero.shape) - f
+            return JL, L - f - JL @ z
 
-        def objective(u):  # the U-dependent part of the negative log joint, up to a factor 1/2
-            residual = op.apply(B @ u, {k: m @ u for k, m in D.items()}) - f
-            return float((P @ u).square().sum() + sv**2 * residual.square().sum()
-                         + sb**2 * (E @ u - g).square().sum())
+        def objective(z):  # the U-dependent part of the negative log joint, up to a factor 1/2
+            residual = op.apply(BL @ z, {k: m @ z for k, m in DL.items()}) - f
+            return float(z.square().sum() + sv**2 * residual.square().sum() + sb**2 * (EL @ z - g).square().sum())
 
+        eye = torch.eye(n, dtype=BL.dtype, device=BL.device)
         for _ in range(newton_steps if not op.linear else 1):
-            J, r0 = linearise(U)
-            M = torch.cat([P, sv * J, sb * E])
-            rhs = torch.cat([torch.zeros(n, dtype=P.dtype, device=P.device), -sv * r0, sb * g])
-            Q, R = torch.linalg.qr(M)
-            new = torch.linalg.solve_triangular(R, (Q.T @ rhs)[:, None], upper=True)[:, 0]
+            JL, r0 = linearise(z)
+            M = torch.cat([eye, sv * JL, sb * EL])
+            rhs = torch.cat([torch.zeros(n, dtype=BL.dtype, device=BL.device), -sv * r0, sb * g])
+            new = least_squares(M, rhs)
             if op.linear:
-                U = new
+                z = new
                 break
             # damped Gauss-Newton: halve the step until the objective decreases
-            start, step = objective(U), new - U
+            start, step = objective(z), new - z
             for _ in range(8):
-                if objective(U + step) < start:
+                if objective(z + step) < start:
                     break
                 step = 0.5 * step
-            U = U + step
-        return U.reshape(model.shape)
+            z = z + step
+        return unwhiten(z).reshape(model.shape)
 
 
 class KroneckerProfile:
@@ -500,4 +526,4 @@ PROFILES = {"kronecker": KroneckerProfile, "variable": VariableProfile}
 
 
 __all__ = ["MAX_PROFILE_NODES", "PROFILES", "KroneckerProfile", "NoiseSchedule", "VariableProfile", "axis_parts",
-           "conditional_optimum", "kronecker_separable", "profiled_objective"]
+           "conditional_optimum", "kronecker_separable", "least_squares", "whitened_terms", "profiled_objective"]
