@@ -111,6 +111,47 @@ def test_spd_inverse_gradients_match_autograd_of_cholesky():
     assert torch.allclose(g + g.T, a.grad + a.grad.T, atol=1e-10)
 
 
+def test_spd_solve_gradients_match_autograd_and_beat_the_explicit_inverse():
+    from pdeml.gp.kronecker import spd_solve
+
+    gen = torch.Generator().manual_seed(6)
+    a = _spd(7, 8).requires_grad_(True)
+    v = torch.randn(7, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, generator=gen, dtype=torch.float64)
+    x, logdet = spd_solve(a, v)
+    ((x * w).sum() + 0.3 * logdet).backward()
+    ga, gv = a.grad.clone(), v.grad.clone()
+    a.grad, v.grad = None, None
+    ((torch.linalg.solve(a, v) * w).sum() + 0.3 * torch.logdet(a)).backward()
+    assert torch.allclose(ga, a.grad, atol=1e-12) and torch.allclose(gv, v.grad, atol=1e-12)
+    # forward accuracy on an ill-conditioned kernel matrix (a smooth kernel on 200 nodes, the
+    # relative jitter of the solver): the solve's residual is far below the explicit inverse's
+    xs = torch.linspace(0.0, 1.0, 200, dtype=torch.float64)
+    k = torch.exp(-0.5 * ((xs[:, None] - xs[None, :]) / 0.05) ** 2) + 1e-6 * torch.eye(200, dtype=torch.float64)
+    u = torch.sin(40 * xs)
+    with torch.no_grad():
+        by_solve = spd_solve(k, u)[0]
+        by_inverse = spd_inverse(k)[0] @ u
+    res_solve = float((k @ by_solve - u).norm() / u.norm())
+    res_inverse = float((k @ by_inverse - u).norm() / u.norm())
+    assert res_solve < 1e-3 * res_inverse, (res_solve, res_inverse)
+
+
+def test_cross_matrices_on_a_refined_lattice_match_the_direct_evaluation():
+    k = _kernel("student-t", smooth=1e-2)
+    x = torch.linspace(0.0, 2.0, 17, dtype=torch.float64)
+    grid = ToeplitzGrid(17, float(x[1] - x[0]))
+    for pts, refine in ((torch.linspace(0.0, 2.0, 33, dtype=torch.float64), 2), (x, 1),
+                        (torch.linspace(-0.5, 2.5, 97, dtype=torch.float64), 4)):
+        assert grid.lattice(pts)[0] == refine
+        for order in (0, 1, 2):
+            direct = k.matrix(pts, x, order)
+            assert torch.allclose(grid.cross(k, pts, order, nodes=x), direct, atol=1e-12 * float(direct.abs().max()))
+    off = torch.tensor([0.1234, 0.77, 1.9], dtype=torch.float64)
+    assert grid.lattice(off) is None
+    assert torch.equal(grid.cross(k, off, 2, nodes=x), k.matrix(off, x, 2))
+
+
 def test_frequency_estimate_finds_the_problem_frequency():
     f = estimate_frequencies(problems.get("poisson1d_sin100"))[0]
     assert 100 / (2 * np.pi) <= f < 100 / (2 * np.pi) + 0.6
@@ -257,7 +298,7 @@ def test_multiscale_case_with_a_trend_solves_with_defaults(trend_fit):
     s = trend_fit
     fd = problems.get("poisson1d_sin500_trend", freq=250.0)
     ref, exact = fd.reference(100), fd.exact(*fd.grid(100))
-    assert s.relative_l2() < 2e-4  # 5.1e-5 measured
+    assert s.relative_l2() < 6e-5  # 1.2e-5 measured (5.1e-5 with the explicit inverse in the loss)
     assert np.linalg.norm(ref - exact) / np.linalg.norm(exact) > 0.5  # FD on the same nodes: 0.91
     assert s.seconds < 20
 
@@ -266,7 +307,7 @@ def test_a_fixed_loose_noise_misses_the_trend():
     # the cause of the failure: a noise of 1e-4 x RMS(forcing) is above the trend's forcing
     prob = problems.get("poisson1d_sin500_trend", freq=250.0)
     s = GPSolver(prob, 100, final_noise=1e-4, profile_steps=100, device="cpu", progress=False).fit()
-    assert s.relative_l2() > 0.03  # 0.09 measured (0.10 without the smooth component); 2e-5 annealed
+    assert s.relative_l2() > 0.03  # 0.09 measured (0.10 without the smooth component); 1.2e-5 annealed
 
 
 def test_solution_is_the_conditional_mean_and_meets_the_dirichlet_data(trend_fit):

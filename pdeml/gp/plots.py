@@ -58,7 +58,7 @@ def save_fit_figure(solver, path: str | os.PathLike, eval_points: int | None = N
             ax[2].axvline(target, color=f"C{k}", ls=":", lw=1.0)
         kern = solver.model.kernels[k]
         if kern.smooth > 0:  # the fixed zero-frequency component (not learned)
-            ax[2].plot([0.0], [float(kern.smooth_weight)], marker="x", color=f"C{k}", ls="none",
+            ax[2].plot([0.0], [float(kern.smooth_weight.detach())], marker="x", color=f"C{k}", ls="none",
                        label="fixed smooth" if k == 0 else None)
     ax[2].set_yscale("log")
     ax[2].set_xlabel("frequency mu_q (cycles per unit)")
