@@ -20,7 +20,8 @@ def mode_dot(matrix: torch.Tensor, tensor: torch.Tensor, axis: int) -> torch.Ten
     return torch.movedim(out, 0, axis)
 
 
-def _mode_apply(fn, tensor: torch.Tensor, axis: int) -> torch.Tensor:
+def mode_apply(fn, tensor: torch.Tensor, axis: int) -> torch.Tensor:
+    """``fn`` (a map of (n_axis, m) matrices, columnwise, such as a solve) applied along ``axis``."""
     moved = torch.movedim(tensor, axis, 0)
     out = fn(moved.reshape(moved.shape[0], -1)).reshape(moved.shape)
     return torch.movedim(out, 0, axis)
@@ -164,7 +165,7 @@ class Kronecker:
             return mode_dot(self.inverses[axis], v, axis)
         self._need("cholesky", "solve_mode")
         low = self.chol[axis]
-        return _mode_apply(lambda m: torch.cholesky_solve(m, low), v, axis)
+        return mode_apply(lambda m: torch.cholesky_solve(m, low), v, axis)
 
     def solve(self, v: torch.Tensor, noise: float | torch.Tensor = 0.0) -> torch.Tensor:
         """``(K + noise I)^-1 v`` (``noise`` needs ``method="eigh"``)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from pdeml.gp.kronecker import _mode_apply, kron_matvec, mode_dot, outer_product, outer_sum
+from pdeml.gp.kronecker import kron_matvec, mode_apply, mode_dot, outer_product, outer_sum
 from pdeml.gp.model import GPField, negative_log_joint
 from pdeml.gp.operators import GridOperator
 
@@ -87,7 +87,7 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
         def whiten(u):
             t = u.reshape(model.shape)
             for axis, low in enumerate(factors):
-                t = _mode_apply(lambda m, low=low: torch.linalg.solve_triangular(low, m, upper=False), t, axis)
+                t = mode_apply(lambda m, low=low: torch.linalg.solve_triangular(low, m, upper=False), t, axis)
             return t.reshape(-1)
 
         z = whiten(model.U.detach().reshape(-1))
