@@ -46,12 +46,17 @@ class GPField(nn.Module):
             self._toeplitz[key] = ToeplitzGrid(len(a), float(a[1] - a[0]), device=a.device, origin=float(a[0]))
         return self._toeplitz[key]
 
-    def factorize(self, max_order: int = 2, method: str = "inverse") -> tuple[Kronecker, list[list[torch.Tensor]]]:
-        """``(Kronecker of K_k + jitter I, [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
+    def kernel_matrices(self, max_order: int = 2) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        """``([K_k + jitter I per axis], [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
         mats = [self._grid(k).matrices(kern, max_order) for k, kern in enumerate(self.kernels)]
         eye = [torch.eye(self.shape[k], dtype=self.U.dtype, device=self.U.device) for k in range(self.dim)]
         # jitter relative to the variance k(0), so it means the same at any kernel scale
         shifted = [m[0] + (self.jitter * kern.variance) * e for m, e, kern in zip(mats, eye, self.kernels)]
+        return shifted, mats
+
+    def factorize(self, max_order: int = 2, method: str = "inverse") -> tuple[Kronecker, list[list[torch.Tensor]]]:
+        """``(Kronecker of K_k + jitter I, [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
+        shifted, mats = self.kernel_matrices(max_order)
         return Kronecker(shifted, method), mats
 
     def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):
@@ -67,9 +72,7 @@ class GPField(nn.Module):
         max_order = max([o for _, o in needs], default=0)
         U = self.U
         if consistent and self.dim == 1:
-            mats = self._grid(0).matrices(self.kernels[0], max_order)
-            shifted = mats[0] + (self.jitter * self.kernels[0].variance) * torch.eye(
-                self.shape[0], dtype=U.dtype, device=U.device)
+            (shifted,), (mats,) = self.kernel_matrices(max_order)
             alpha, logdet = spd_solve(shifted, U)
             derivs = {(0, order): mats[order] @ alpha for _, order in needs}
             return logdet, derivs, (U * alpha).sum(), mats[0] @ alpha
