@@ -47,6 +47,14 @@ from pdeml.problems.pde import PDE
 from pdeml.train import FullBatch, Trainer
 
 MAX_GRID_NODES = 4_000_000
+# The default jitter, relative to each axis kernel's variance. The jitter makes a nodal spike cheap
+# under the prior, so the Dirichlet data can be met by a step next to a boundary node that
+# collocation at the nodes does not see, leaving an affine offset inside (see docs/gp.md). The
+# dense profile (QR in whitened coordinates) is exact at any conditioning its Cholesky survives and
+# takes the smaller value; the CG profiles converge more slowly as K's conditioning grows
+# (poisson2d_sin100 at 256^2: 3.8e-4 with 1e-7 against 3.5e-5 with 1e-6) and keep 1e-6.
+DENSE_JITTER = 1e-7
+CG_JITTER = 1e-6
 
 # --------------------------------------------------------------------------- the solver
 
@@ -115,7 +123,7 @@ class GPSolver:
         self.profile_cg, self.polish_cg = int(c.profile_cg), int(c.polish_cg)
         self.profile_preconditioner = c.profile_preconditioner
         self.components, self.lr, self.lbfgs_steps = int(c.components), float(c.lr), int(c.lbfgs_steps)
-        self.boundary_weight, self.jitter, self.seed, self.progress = float(c.boundary_weight), float(c.jitter), c.seed, c.progress
+        self.boundary_weight, self.seed, self.progress = float(c.boundary_weight), c.seed, c.progress
         self.device = resolve_device(c.device)
         self.run_dir = c.run_dir
         self.eval_points = c.eval_points
@@ -132,7 +140,7 @@ class GPSolver:
         kernels = [SpectralMixture(self.components, self.kernel, fs, c.lengthscale_init,
                                    smooth=float(c.smooth_weight), smooth_length=float(c.smooth_length) * (hi - lo))
                    for fs, (lo, hi) in zip(self.freq_scale, self.problem.domain)]
-        self.model = GPField(axes, kernels, self.jitter).to(self.device)
+        self.model = GPField(axes, kernels).to(self.device)
         self.operator = grid_operator(self.problem, [a.to(self.device) for a in axes])
         # how the profile phase finds U (see profiled_objective): dense least squares on small grids,
         # the Kronecker CG for constant-coefficient sums of one-axis terms, the matrix-free CG for any
@@ -144,6 +152,9 @@ class GPSolver:
         else:
             self._profile = "variable" if self.operator.linear else None
         self._cg = self._profile in PROFILES  # the CG paths share the derivative form and the held noise
+        # the default jitter depends on how U is found (see DENSE_JITTER)
+        self.jitter = float(c.jitter) if c.jitter is not None else (CG_JITTER if self._cg else DENSE_JITTER)
+        self.model.jitter = self.jitter
         profilable = self._profile is not None
         profile_steps, steps = c.profile_steps, c.steps
         if profile_steps is None:
@@ -319,7 +330,7 @@ class GPSolver:
         """JSON-able description of the solver (stored with checkpoints): the resolved options."""
         options = {k: v for k, v in self.settings.to_dict().items() if k not in ("run_dir", "progress", "device")}
         return {"method": "gp-hm", "problem": self.problem.name, "params": jsonable(self.problem.params),
-                **options, "points_per_dim": self.points_per_dim, "freq_scale": self.freq_scale,
+                **options, "points_per_dim": self.points_per_dim, "jitter": self.jitter, "freq_scale": self.freq_scale,
                 "profile_steps": self.profile_steps, "steps": self.steps}
 
     # -- evaluation -----------------------------------------------------------------------
