@@ -420,10 +420,11 @@ def test_smooth_component_keeps_the_second_derivative_of_smooth_functions_right(
 def test_default_jitter_follows_the_profile_path():
     # the dense profile takes the smaller jitter (boundary steps the nodes do not see cost more
     # under the prior); the CG profiles keep the larger one (their convergence needs it)
-    dense = GPSolver("poisson1d_sin100", 60, profile_steps=1, device="cpu", progress=False)
-    cg = GPSolver("poisson2d_sin100", 64, profile_steps=1, device="cpu", progress=False)
+    low1, low2 = problems.get("poisson1d_sin100", freq=2.0), problems.get("poisson2d_sin100", freq=2.0)
+    dense = GPSolver(low1, 60, profile_steps=1, device="cpu", progress=False)
+    cg = GPSolver(low2, 64, profile_steps=1, device="cpu", progress=False)
     assert dense._profile == "dense" and dense.jitter == dense.model.jitter == DENSE_JITTER
     assert cg._profile == "kronecker" and cg.jitter == cg.model.jitter == CG_JITTER
     assert DENSE_JITTER < CG_JITTER
-    assert GPSolver("poisson1d_sin100", 60, jitter=1e-5, device="cpu").model.jitter == 1e-5
+    assert GPSolver(low1, 60, jitter=1e-5, device="cpu").model.jitter == 1e-5
     assert dense.config()["jitter"] == DENSE_JITTER
