@@ -90,7 +90,8 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
                 t = mode_apply(lambda m, low=low: torch.linalg.solve_triangular(low, m, upper=False), t, axis)
             return t.reshape(-1)
 
-        z = whiten(model.U.detach().reshape(-1))
+        # Gauss-Newton starts from the current U; a linear operator's step does not depend on it
+        z = torch.zeros(n, dtype=BL.dtype, device=BL.device) if op.linear else whiten(model.U.detach().reshape(-1))
 
         def linearise(z):
             """``(J L, r0)`` with ``L[u] - f ~ J L z + r0`` around ``z``."""
