@@ -44,6 +44,7 @@ class GPConfig(Config):
     polish_cg: int = 3000
     boundary_weight: float = 200.0
     jitter: float | None = None
+    polish_jitter: float | None = None
     lengthscale_init: float = 1.0
     smooth_weight: float = 1e-2
     smooth_length: float = 0.5
@@ -69,8 +70,9 @@ class GPConfig(Config):
             check_positive(f"gp.{name}", getattr(self, name), int)
         for name in ("lr", "profile_lr", "boundary_weight", "profile_noise", "final_noise", "lengthscale_init"):
             check_positive(f"gp.{name}", getattr(self, name))
-        if self.jitter is not None:
-            check_positive("gp.jitter", self.jitter, allow_zero=True)
+        for name in ("jitter", "polish_jitter"):
+            if getattr(self, name) is not None:
+                check_positive(f"gp.{name}", getattr(self, name), allow_zero=True)
         check_positive("gp.smooth_weight", self.smooth_weight, allow_zero=True)
         check_positive("gp.smooth_length", self.smooth_length)
         if self.final_noise > self.profile_noise:

@@ -141,7 +141,8 @@ class KroneckerProfile:
     are solved by preconditioned conjugate gradients; each iteration costs a few Kronecker
     products, ``O(N sum n_k)``.
 
-    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"auto"``):
+    Preconditioners (``preconditioner``, else ``batch["preconditioner"]``, else ``"auto"``; with
+    ``final``, the solve at the learned kernel, ``"auto"`` is ``"kronecker"`` wherever it applies):
     ``"diagonal"``, the diagonal of the normal matrix in the
     ``beta`` basis (exact only when ``G^H G`` is diagonal, as for circulant kernels; with long
     learned length-scales ``G^H G`` is far from it); ``"kronecker"`` (for symmetric ``S_k``, i.e.
@@ -166,7 +167,7 @@ class KroneckerProfile:
 
     @torch.no_grad()
     def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None,
-                 parts: Sequence[torch.Tensor] | None = None):
+                 parts: Sequence[torch.Tensor] | None = None, final: bool = False):
         op: GridOperator = batch["operator"]
         kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
         own_parts = parts is None
@@ -209,7 +210,9 @@ class KroneckerProfile:
         requested = preconditioner or batch.get("preconditioner") or "auto"
         if requested not in ("auto", "kronecker", "diagonal"):
             raise ValueError(f"preconditioner must be 'auto', 'kronecker' or 'diagonal', got {requested!r}")
-        self.preconditioner = self.auto_preconditioner() if requested == "auto" else requested
+        # the final solve (final=True) converges at the learned kernel: "auto" is the Kronecker form
+        # wherever it applies
+        self.preconditioner = requested if requested != "auto" else "kronecker" if final else self.auto_preconditioner()
         if requested == "auto" and imaginary:
             self.preconditioner = "kronecker"
         if self.preconditioner == "kronecker" and not imaginary and (
@@ -309,7 +312,8 @@ class VariableProfile(KroneckerProfile):
         return "kronecker"
 
     @torch.no_grad()
-    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None):
+    def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None,
+                 final: bool = False):
         op: GridOperator = batch["operator"]
         if not op.linear:
             raise ValueError(f"VariableProfile needs a linear operator; {op.name} is not linear")
@@ -326,7 +330,7 @@ class VariableProfile(KroneckerProfile):
                 parts[k] = parts[k] + float(a.mean()) * mats[k][r]
         if self.c is not None:  # c U = (c K_0 K_0^-1 along axis 0) U
             parts[0] = parts[0] + float(self.c.mean()) * kron.factors[0]
-        super().__init__(model, batch, preconditioner, parts=parts)
+        super().__init__(model, batch, preconditioner, parts=parts, final=final)
 
         # H_k^(r) = K_k^(r) K_k^-1 G_k, and K_k^-1 G_k = L_k^-T W_k = G_inv_k^H
         self.factors = [[self.G[j] if j != k else mats[k][r].to(self.dtype) @ self.G_inv[k].conj().T

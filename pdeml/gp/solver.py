@@ -55,6 +55,14 @@ MAX_GRID_NODES = 4_000_000
 # (poisson2d_sin100 at 256^2: 3.8e-4 with 1e-7 against 3.5e-5 with 1e-6) and keep 1e-6.
 DENSE_JITTER = 1e-7
 CG_JITTER = 1e-6
+# The jitter of the CG profiles' final solve (the polish), once the kernel is learned. Their
+# derivative form reads the values off U itself, so the reported function, k(., X) K^-1 U, is off
+# U by jitter K^-1 U at the nodes; training keeps the better conditioned 1e-6, the final solve at
+# the learned kernel takes 1e-10 (advection_sin200 at 128^2: 5.4e-4 at 1e-6, 1.4e-4 at 1e-10).
+CG_POLISH_JITTER = 1e-10
+# the final CG solve's tolerance, |r| <= POLISH_RTOL |rhs| (up to polish_cg iterations): at the
+# polish jitter a residual of 1e-8 left poisson2d_sin100 at 5.5e-4 against 2.8e-5 at 1e-13
+POLISH_RTOL = 1e-12
 
 # --------------------------------------------------------------------------- the solver
 
@@ -86,7 +94,11 @@ class GPSolver:
     on the dense path it is lowered to ``final_noise`` x that RMS after 30% of the steps
     (:class:`NoiseSchedule`). ``profile_cg`` / ``polish_cg``: CG iterations per step and at the
     end on the CG paths, preconditioned by ``profile_preconditioner`` (``"auto"``, ``"diagonal"`` or
-    ``"kronecker"``, see :class:`KroneckerProfile` and :class:`VariableProfile`).
+    ``"kronecker"``, see :class:`KroneckerProfile` and :class:`VariableProfile`; ``"auto"`` takes
+    the Kronecker form for the final solve wherever it applies). ``jitter`` (default
+    ``DENSE_JITTER`` on the dense path, ``CG_JITTER`` on the CG ones) during training and
+    ``polish_jitter`` (default ``CG_POLISH_JITTER`` on the CG paths, the training jitter on the
+    dense one) for the final solve at the learned kernel; predictions use the latter.
 
     The profile finds ``U`` densely on grids of at most 2,048 nodes, by :class:`KroneckerProfile`
     on larger grids when the operator is a constant-coefficient sum of one-axis terms, and by the
@@ -155,6 +167,9 @@ class GPSolver:
         # the default jitter depends on how U is found (see DENSE_JITTER)
         self.jitter = float(c.jitter) if c.jitter is not None else (CG_JITTER if self._cg else DENSE_JITTER)
         self.model.jitter = self.jitter
+        # the final solve's jitter: CG_POLISH_JITTER on the CG paths, the training jitter on the dense one
+        self.polish_jitter = (float(c.polish_jitter) if c.polish_jitter is not None
+                              else CG_POLISH_JITTER if self._cg else self.jitter)
         profilable = self._profile is not None
         profile_steps, steps = c.profile_steps, c.steps
         if profile_steps is None:
@@ -247,6 +262,7 @@ class GPSolver:
             phases.append(("lbfgs", self.lbfgs_steps, 1.0))
         start = time.perf_counter()
         done = 0
+        self.model.jitter = self.jitter  # a previous fit's polish may have left polish_jitter
         for name, steps, lr in phases:
             every = self.track_every or max(1, steps // 20)
             source = FullBatch(batch, min(every, steps), steps)
@@ -298,10 +314,11 @@ class GPSolver:
         Kronecker or matrix-free profile (``profile_cg`` iterations per kernel step during the
         phase, warm started) to the full
         tolerance, up to ``polish_cg`` iterations."""
+        self.model.jitter = self.polish_jitter
         with torch.no_grad():
             if self._cg:
-                U, iters = PROFILES[self._profile](self.model, batch).solve(self.model.U.detach(),
-                                                                           maxiter=self.polish_cg)
+                U, iters = PROFILES[self._profile](self.model, batch, final=True).solve(
+                    self.model.U.detach(), rtol=POLISH_RTOL, maxiter=self.polish_cg)
                 record["polish_cg"] = iters
             else:
                 schedule = batch.get("noise_schedule")
@@ -330,7 +347,8 @@ class GPSolver:
         """JSON-able description of the solver (stored with checkpoints): the resolved options."""
         options = {k: v for k, v in self.settings.to_dict().items() if k not in ("run_dir", "progress", "device")}
         return {"method": "gp-hm", "problem": self.problem.name, "params": jsonable(self.problem.params),
-                **options, "points_per_dim": self.points_per_dim, "jitter": self.jitter, "freq_scale": self.freq_scale,
+                **options, "points_per_dim": self.points_per_dim, "jitter": self.jitter,
+                "polish_jitter": self.polish_jitter, "freq_scale": self.freq_scale,
                 "profile_steps": self.profile_steps, "steps": self.steps}
 
     # -- evaluation -----------------------------------------------------------------------
