@@ -193,14 +193,15 @@ class ToeplitzGrid:
     LATTICE_TOL = 1e-11
 
     def __init__(self, n: int, h: float, device=None, dtype: torch.dtype = torch.float64, origin: float = 0.0):
-        i = torch.arange(n, device=device)
         self.n, self.h, self.origin = n, float(h), float(origin)
         self.lags = torch.arange(-(n - 1), n, device=device, dtype=dtype) * self.h
-        self.index = i[:, None] - i[None, :] + (n - 1)
 
     def matrices(self, kernel: SpectralMixture, order: int = 2) -> list[torch.Tensor]:
-        """``[K, K', ..., K^(order)]`` on the nodes, each (n, n), derivatives in the first argument."""
-        return [k[self.index] for k in kernel.derivatives(self.lags, order)]
+        """``[K, K', ..., K^(order)]`` on the nodes, each (n, n), derivatives in the first argument.
+
+        ``K[i, j] = k(lag i - j)``: the Hankel windows of the reversed lags, rows reversed (views and
+        one copy, several times faster than a gather, forward and backward)."""
+        return [k.flip(0).unfold(0, self.n, 1).flip(0) for k in kernel.derivatives(self.lags, order)]
 
     def lattice(self, x: torch.Tensor) -> tuple[int, torch.Tensor] | None:
         """``(m, i)`` with ``x = origin + i h / m`` (integers ``i``, the smallest ``m <= MAX_REFINE``),

@@ -33,7 +33,7 @@ class _SPDInverse(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, K):
-        low = _cholesky(K)
+        low = cholesky_factor(K)
         inv = torch.cholesky_inverse(low)
         ctx.save_for_backward(inv)
         return inv, 2.0 * torch.log(torch.diagonal(low)).sum()
@@ -64,8 +64,8 @@ class _SPDSolve(torch.autograd.Function):
     products, instead of the two matrix products of a general ``K^-1`` backward."""
 
     @staticmethod
-    def forward(ctx, K, v):
-        low = _cholesky(K)
+    def forward(ctx, K, v, low=None):
+        low = cholesky_factor(K) if low is None else low
         x = torch.cholesky_solve(v.reshape(-1, 1), low).reshape(v.shape)
         ctx.save_for_backward(low, x)
         return x, 2.0 * torch.log(torch.diagonal(low)).sum()
@@ -78,17 +78,19 @@ class _SPDSolve(torch.autograd.Function):
         grad_K = -torch.outer(grad_v.reshape(-1), x.reshape(-1))
         if grad_logdet is not None:
             grad_K = grad_K + grad_logdet * torch.cholesky_inverse(low)
-        return grad_K, grad_v
+        return grad_K, grad_v, None
 
 
-def spd_solve(K: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def spd_solve(K: torch.Tensor, v: torch.Tensor, low: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(K^-1 v, log|K|)`` for a symmetric positive definite ``K`` (n, n) and one vector ``v``
     (n,), differentiable in both: the cheapest form when ``K^-1`` is applied to one vector only
-    (a one-axis grid), ``O(n^3)`` once forward and once backward, with no matrix products."""
-    return _SPDSolve.apply(K, v)
+    (a one-axis grid), ``O(n^3)`` once forward and once backward, with no matrix products.
+    ``low``: ``K``'s Cholesky factor when already at hand (not differentiated)."""
+    return _SPDSolve.apply(K, v, low)
 
 
-def _cholesky(K: torch.Tensor) -> torch.Tensor:
+def cholesky_factor(K: torch.Tensor) -> torch.Tensor:
+    """The lower Cholesky factor of ``K``, with an error that says to raise the jitter."""
     low, info = torch.linalg.cholesky_ex(K)
     if int(info) != 0:
         raise torch.linalg.LinAlgError(

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from pdeml.gp.kernels import SpectralMixture, ToeplitzGrid
-from pdeml.gp.kronecker import Kronecker, kron_matvec, mode_dot, spd_solve
+from pdeml.gp.kronecker import Kronecker, cholesky_factor, kron_matvec, mode_dot, spd_solve
 from pdeml.gp.operators import GridOperator
+
+
+class KernelTerms(NamedTuple):
+    """One evaluation of the per-axis kernel matrices, shared by a profile step's solve for ``U``
+    and its loss: ``shifted`` (``K_k + jitter I``) and ``mats`` (``[K_k, K_k', K_k'']``) carry the
+    graph to the kernel parameters, ``chol`` (the factors of ``shifted``) does not."""
+
+    shifted: list[torch.Tensor]
+    mats: list[list[torch.Tensor]]
+    chol: list[torch.Tensor]
 
 
 class GPField(nn.Module):
@@ -54,12 +64,20 @@ class GPField(nn.Module):
         shifted = [m[0] + (self.jitter * kern.variance) * e for m, e, kern in zip(mats, eye, self.kernels)]
         return shifted, mats
 
+    def kernel_terms(self, max_order: int = 2) -> KernelTerms:
+        """:meth:`kernel_matrices` and the Cholesky factors of the shifted ones (no graph)."""
+        shifted, mats = self.kernel_matrices(max_order)
+        with torch.no_grad():
+            chol = [cholesky_factor(k.detach()) for k in shifted]
+        return KernelTerms(shifted, mats, chol)
+
     def factorize(self, max_order: int = 2, method: str = "inverse") -> tuple[Kronecker, list[list[torch.Tensor]]]:
         """``(Kronecker of K_k + jitter I, [[K_k, K_k', K_k''] per axis])`` on the grid nodes."""
         shifted, mats = self.kernel_matrices(max_order)
         return Kronecker(shifted, method), mats
 
-    def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True):
+    def grid_terms(self, needs: Sequence[tuple[int, int]], consistent: bool = True,
+                   kernel: KernelTerms | None = None):
         """``(log|K|, {(axis, order): derivative grid}, U^T K^-1 U, values)`` with the factorizations shared.
 
         ``K`` carries the jitter, so the conditional mean ``u = k(., X) K^-1 U`` is not ``U`` at the
@@ -68,15 +86,21 @@ class GPField(nn.Module):
         the other axes applied to ``K^-1 U``, and ``values`` is ``u(X)``. Without it (the Kronecker
         profile's form) derivatives apply ``K_k^(r) K_k^-1`` along axis k only and ``values`` is
         ``U``. On one axis ``K^-1 U`` and ``log|K|`` come from :func:`spd_solve` (its backward needs
-        no matrix products), on more from the factor inverses."""
+        no matrix products), on more from the factor inverses. ``kernel``: the step's
+        :meth:`kernel_terms`, when already evaluated."""
         max_order = max([o for _, o in needs], default=0)
         U = self.U
+        if kernel is None and consistent and self.dim == 1:
+            kernel = self.kernel_terms(max_order)
         if consistent and self.dim == 1:
-            (shifted,), (mats,) = self.kernel_matrices(max_order)
-            alpha, logdet = spd_solve(shifted, U)
+            (shifted,), (mats,), (low,) = kernel
+            alpha, logdet = spd_solve(shifted, U, low)
             derivs = {(0, order): mats[order] @ alpha for _, order in needs}
             return logdet, derivs, (U * alpha).sum(), mats[0] @ alpha
-        kron, mats = self.factorize(max_order)
+        if kernel is None:
+            kron, mats = self.factorize(max_order)
+        else:
+            kron, mats = Kronecker(kernel.shifted, "inverse"), kernel.mats
         if consistent:
             alpha = kron.solve(U)
             derivs = {}
@@ -109,10 +133,12 @@ class GPField(nn.Module):
         return self._grid(k).cross(self.kernels[k], x, order, nodes=self.axes[k])
 
 
-def negative_log_joint(model: GPField, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The GP-HM objective for the Trainer; ``batch`` holds the operator, forcing and boundary data."""
+def negative_log_joint(model: GPField, batch: dict[str, Any],
+                       kernel: KernelTerms | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The GP-HM objective for the Trainer; ``batch`` holds the operator, forcing and boundary data;
+    ``kernel`` the step's :meth:`GPField.kernel_terms` when already evaluated."""
     op: GridOperator = batch["operator"]
-    logdet, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True))
+    logdet, derivs, quad, values = model.grid_terms(op.needs, batch.get("consistent", True), kernel)
     residual = op.apply(values, derivs) - batch["forcing"]
     boundary = values[batch["boundary"]] - batch["boundary_values"]
     gap_r, gap_b = (residual * residual).sum(), (boundary * boundary).sum()
@@ -125,4 +151,4 @@ def negative_log_joint(model: GPField, batch: dict[str, Any]) -> tuple[torch.Ten
     return loss, {"residual_rms": (gap_r / n).sqrt().detach(), "boundary_rms": (gap_b / nb).sqrt().detach()}
 
 
-__all__ = ["GPField", "negative_log_joint"]
+__all__ = ["GPField", "KernelTerms", "negative_log_joint"]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from pdeml.gp.kronecker import kron_matvec, mode_apply, mode_dot, outer_product, outer_sum
-from pdeml.gp.model import GPField, negative_log_joint
+from pdeml.gp.model import GPField, KernelTerms, negative_log_joint
 from pdeml.gp.operators import GridOperator
 
 MAX_PROFILE_NODES = 2048
@@ -25,7 +25,8 @@ MAX_PROFILE_NODES = 2048
 IMAGINARY_FLOOR = 1e-8
 
 
-def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True):
+def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True, kernel: KernelTerms | None = None,
+                   rows: torch.Tensor | None = None):
     """The dense profile's matrices in whitened coordinates ``U = L z`` (``K = L L^T``, ``L`` the
     Kronecker product of the per-axis Cholesky factors, so ``U^T K^-1 U = |z|^2``):
     ``(DL, BL, factors)`` with ``DL[(axis, order)] z`` = that derivative of the conditional mean
@@ -33,8 +34,14 @@ def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True):
 
     Per axis, ``K_k^(r) K_k^-1 L_k = K_k^(r) L_k^-T`` is one triangular solve, and the jitter-free
     ``K_k K_k^-1 L_k = L_k - c_k L_k^-T`` (``c_k`` the jitter); derivatives and ``B`` as in
-    :meth:`GPField.grid_terms` (``B = I`` without ``consistent``)."""
-    kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
+    :meth:`GPField.grid_terms` (``B = I`` without ``consistent``). ``kernel``: the step's
+    :meth:`GPField.kernel_terms`, when already evaluated. ``rows`` (a boolean mask over the
+    nodes): ``BL`` only at those nodes, which on one axis saves a triangular solve with ``N``
+    right-hand sides."""
+    if kernel is None:
+        kernel = model.kernel_terms(max([o for _, o in op.needs], default=0))
+    mats = [[m.detach() for m in per_axis] for per_axis in kernel.mats]
+    chol = kernel.chol
     shape = model.shape
 
     def kron_all(per_axis):
@@ -44,29 +51,63 @@ def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True):
         return out
 
     def times_inverse_factor(axis, order):  # K_k^(r) L_k^-T = (L_k^-1 K_k^(r)T)^T
-        return torch.linalg.solve_triangular(kron.chol[axis], mats[axis][order].T, upper=False).T
+        return torch.linalg.solve_triangular(chol[axis], mats[axis][order].T, upper=False).T
 
-    if consistent:
-        eye = [torch.eye(m, dtype=model.U.dtype, device=model.U.device) for m in shape]
-        smooth = [low - float(model.jitter * kern.variance)
-                  * torch.linalg.solve_triangular(low, e, upper=False).T
-                  for low, e, kern in zip(kron.chol, eye, model.kernels)]
-    else:
-        smooth = list(kron.chol)
-    DL = {(axis, order): kron_all([times_inverse_factor(k, order) if k == axis else smooth[k]
+    def smooth(k, select=None):  # L_k - c_k L_k^-T (its rows ``select``), or L_k without consistent
+        low = chol[k] if select is None else chol[k][select]
+        if not consistent:
+            return low
+        eye = torch.eye(shape[k], dtype=low.dtype, device=low.device)
+        eye = eye if select is None else eye[:, select]
+        jitter = float(model.jitter * model.kernels[k].variance)
+        return low - jitter * torch.linalg.solve_triangular(chol[k], eye, upper=False).T
+
+    factors = [smooth(k) for k in range(len(shape))] if len(shape) > 1 else []
+    DL = {(axis, order): kron_all([times_inverse_factor(k, order) if k == axis else factors[k]
                                    for k in range(len(shape))])
           for axis, order in op.needs}
-    return DL, kron_all(smooth), list(kron.chol)
+    if len(shape) == 1:
+        BL = smooth(0, rows)
+    else:
+        BL = kron_all(factors) if rows is None else kron_all(factors)[rows.reshape(-1)]
+    return DL, BL, list(chol)
 
 
-def least_squares(M: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """``argmin |M x - rhs|`` for a tall ``M`` of full column rank: Householder QR, with ``Q``
-    applied to ``rhs`` and never formed (half the work of an explicit ``Q``)."""
-    driver = "gels" if M.device.type == "cpu" else None
-    return torch.linalg.lstsq(M, rhs[:, None], driver=driver).solution[:, 0]
+def ridge_least_squares(A: torch.Tensor, b: torch.Tensor, block: int = 128) -> torch.Tensor:
+    """``argmin |z|^2 + |A z - b|^2`` (``A`` m x n): the least-squares problem of ``[I; A]``, by
+    Householder QR that skips the identity's zeros.
+
+    The reflector of a column of ``[I; A]`` is nonzero only on that column's row of ``I`` and on
+    the rows of ``A`` (earlier reflectors leave the rest of ``I`` untouched). So each block of
+    ``block`` columns is one QR of ``[I_b; A_panel]`` (``torch.geqrf``), applied to the trailing
+    columns and to ``b`` in compact WY form, ``Q^T X = X - V T^T V^T X`` with
+    ``T = (I + D striu(V^T V))^-1 D``, ``D = diag(tau)``: matrix products throughout, about
+    ``2 m n^2`` flops against ``2 (m + n) n^2 - 2 n^3 / 3`` for a dense QR of ``[I; A]``, ``Q``
+    never formed, the same backward stability. ``R`` then gives ``z`` by one triangular solve."""
+    m, n = A.shape
+    if b.shape != (m,):
+        raise ValueError(f"b must have shape ({m},) to match A {tuple(A.shape)}, got {tuple(b.shape)}")
+    low = torch.cat([A, b[:, None]], 1)  # the rows of A and b, updated block by block
+    R = torch.zeros(n, n + 1, dtype=A.dtype, device=A.device)  # [R | Q^T rhs] on the identity's rows
+    eye = torch.eye(min(block, n), dtype=A.dtype, device=A.device)
+    for j0 in range(0, n, block):
+        j1 = min(j0 + block, n)
+        w = j1 - j0
+        a, tau = torch.geqrf(torch.cat([eye[:w, :w], low[:, j0:j1]]))
+        R[j0:j1, j0:j1] = a[:w].triu()
+        # the reflectors V: unit lower triangular on the identity's rows, a[w:] on A's
+        top, bottom = a[:w].tril(-1) + eye[:w, :w], a[w:]
+        unit = eye[:w, :w] + tau[:, None] * (top.T @ top + bottom.T @ bottom).triu(1)
+        # T^T V^T X, with the top of X zero: the identity's rows below this block are still zero
+        W = tau[:, None] * torch.linalg.solve_triangular(unit.T, bottom.T @ low[:, j1:], upper=False,
+                                                         unitriangular=True)
+        R[j0:j1, j1:] = -top @ W
+        low[:, j1:] -= bottom @ W
+    return torch.linalg.solve_triangular(R[:, :n], R[:, n:], upper=True)[:, 0]
 
 
-def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3) -> torch.Tensor:
+def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int = 3,
+                        kernel: KernelTerms | None = None) -> torch.Tensor:
     """The grid values minimising the negative log joint for the current kernel and noise
     precisions: a least-squares problem in the whitened ``z`` (``U = L z``, :func:`whitened_terms`),
     ``min |z|^2 + v |J L z + r0|^2 + tau_b |E L z - g|^2``, solved by QR, in Gauss–Newton steps from
@@ -74,12 +115,17 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
     partials). Dense: for grids of at most ``MAX_PROFILE_NODES`` nodes."""
     op: GridOperator = batch["operator"]
     with torch.no_grad():
-        DL, BL, factors = whitened_terms(model, op, batch.get("consistent", True))
-        n = BL.shape[0]
-        sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
+        n = model.U.numel()
         mask = batch["boundary"].reshape(-1)
-        EL = BL[mask]  # the conditional mean at the boundary nodes
         f, g = batch["forcing"].reshape(-1), batch["boundary_values"]
+        zero = torch.zeros(n, dtype=model.U.dtype, device=model.U.device)
+        # a linear operator whose partial in u vanishes (-Lap u, transport) reads the values only
+        # through the Dirichlet data: then only the boundary rows of BL are built
+        values = not op.linear or bool(op.partials(zero, {k: zero for k in op.needs})[1].any())
+        DL, BL, factors = whitened_terms(model, op, batch.get("consistent", True), kernel,
+                                         rows=None if values else mask)
+        sv, sb = model.log_v.exp().sqrt(), (batch["boundary_weight"] * model.log_tau.exp()).sqrt()
+        EL = BL[mask] if values else BL  # the conditional mean at the boundary nodes
 
         def unwhiten(z):
             return kron_matvec(factors, z.reshape(model.shape)).reshape(-1)
@@ -91,30 +137,26 @@ def conditional_optimum(model: GPField, batch: dict[str, Any], newton_steps: int
             return t.reshape(-1)
 
         # Gauss-Newton starts from the current U; a linear operator's step does not depend on it
-        z = torch.zeros(n, dtype=BL.dtype, device=BL.device) if op.linear else whiten(model.U.detach().reshape(-1))
+        z = zero if op.linear else whiten(model.U.detach().reshape(-1))
 
         def linearise(z):
-            """``(J L, r0)`` with ``L[u] - f ~ J L z + r0`` around ``z``."""
-            values, derivs = BL @ z, {k: m @ z for k, m in DL.items()}
-            L, du, dd = op.partials(values, derivs)
-            JL = du[:, None] * BL
+            """``(J L, r0)`` with ``L[u] - f ~ J L z + r0`` around ``z``, ``J L`` times ``sqrt(v)``."""
+            u = BL @ z if values else zero
+            L, du, dd = op.partials(u, {k: m @ z for k, m in DL.items()})
+            JL = (sv * du)[:, None] * BL if values else None
             for k, m in DL.items():
-                JL = JL + dd[k][:, None] * m
+                JL = (sv * dd[k])[:, None] * m if JL is None else JL.addcmul_((sv * dd[k])[:, None], m)
             if op.linear:  # L(0) - f, exactly: no J u - J u round-off in the right-hand side
-                zero = torch.zeros_like(z)
                 return JL, op.apply(zero, {k: zero for k in DL}).expand(zero.shape) - f
-            return JL, L - f - JL @ z
+            return JL, L - f - JL @ z / sv
 
         def objective(z):  # the U-dependent part of the negative log joint, up to a factor 1/2
             residual = op.apply(BL @ z, {k: m @ z for k, m in DL.items()}) - f
             return float(z.square().sum() + sv**2 * residual.square().sum() + sb**2 * (EL @ z - g).square().sum())
 
-        eye = torch.eye(n, dtype=BL.dtype, device=BL.device)
         for _ in range(newton_steps if not op.linear else 1):
             JL, r0 = linearise(z)
-            M = torch.cat([eye, sv * JL, sb * EL])
-            rhs = torch.cat([torch.zeros(n, dtype=BL.dtype, device=BL.device), -sv * r0, sb * g])
-            new = least_squares(M, rhs)
+            new = ridge_least_squares(torch.cat([JL, sb * EL]), torch.cat([-sv * r0, sb * g]))
             if op.linear:
                 z = new
                 break
@@ -513,15 +555,17 @@ def profiled_objective(model: GPField, batch: dict[str, Any]):
     if schedule is not None:
         schedule.apply(model)
     kind = batch.get("profile") or ("dense" if model.U.numel() <= MAX_PROFILE_NODES else "kronecker")
-    iterations = None
+    iterations, kernel = None, None
+    if kind == "dense":  # one kernel evaluation and factorization for the solve and the loss
+        kernel = model.kernel_terms(max((o for _, o in batch["operator"].needs), default=0))
     with torch.no_grad():
         if kind == "dense":
-            model.U.copy_(conditional_optimum(model, batch))
+            model.U.copy_(conditional_optimum(model, batch, kernel=kernel))
         else:
             U, iterations = PROFILES[kind](model, batch).solve(model.U.detach(), maxiter=batch["profile_cg"],
                                                                warn=False)
             model.U.copy_(U)
-    loss, metrics = negative_log_joint(model, batch)
+    loss, metrics = negative_log_joint(model, batch, kernel)
     if iterations is not None:  # the history's train_profile_cg: mean CG iterations per step
         metrics["profile_cg"] = torch.tensor(float(iterations))
     return loss, metrics
@@ -531,4 +575,4 @@ PROFILES = {"kronecker": KroneckerProfile, "variable": VariableProfile}
 
 
 __all__ = ["MAX_PROFILE_NODES", "PROFILES", "KroneckerProfile", "NoiseSchedule", "VariableProfile", "axis_parts",
-           "conditional_optimum", "kronecker_separable", "least_squares", "whitened_terms", "profiled_objective"]
+           "conditional_optimum", "kronecker_separable", "ridge_least_squares", "whitened_terms", "profiled_objective"]
