@@ -349,6 +349,10 @@ def test_kronecker_preconditioner_matches_the_dense_solve_in_fewer_iterations():
         if name == "kronecker":
             assert float((U - dense).norm() / dense.norm()) < 1e-7
     assert KroneckerProfile(s.model, dict(batch, preconditioner="kronecker")).preconditioner == "kronecker"
+    # "auto": the diagonal for the steps, the Kronecker form for the final solve
+    assert KroneckerProfile(s.model, batch).preconditioner == "diagonal"
+    assert KroneckerProfile(s.model, batch, final=True).preconditioner == "kronecker"
+    assert KroneckerProfile(s.model, batch, preconditioner="diagonal", final=True).preconditioner == "diagonal"
     assert 5 * iters["kronecker"] < iters["diagonal"], iters  # 245 against 1,500 (its cap) measured
 
 

@@ -41,7 +41,7 @@ class GPConfig(Config):
     final_noise: float = 1e-10
     profile_cg: int = 120
     profile_preconditioner: str = "auto"
-    polish_cg: int = 3000
+    polish_cg: int = 10000
     boundary_weight: float = 200.0
     jitter: float | None = None
     polish_jitter: float | None = None
