@@ -125,14 +125,7 @@ class Kronecker:
         self.shape = tuple(int(f.shape[0]) for f in self.factors)
         self.method = method
         if method == "cholesky":
-            self.chol = []
-            for i, f in enumerate(self.factors):
-                low, info = torch.linalg.cholesky_ex(f)
-                if int(info) != 0:
-                    raise torch.linalg.LinAlgError(
-                        f"Kronecker factor {i} ({f.shape[0]}x{f.shape[0]}) is not positive definite "
-                        f"(Cholesky failed at column {int(info)}); add jitter")
-                self.chol.append(low)
+            self.chol = [cholesky_factor(f) for f in self.factors]
         elif method == "inverse":
             self.inverses, self.factor_logdets = zip(*[spd_inverse(f) for f in self.factors])
         elif method == "eigh":

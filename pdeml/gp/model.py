@@ -90,10 +90,8 @@ class GPField(nn.Module):
         :meth:`kernel_terms`, when already evaluated."""
         max_order = max([o for _, o in needs], default=0)
         U = self.U
-        if kernel is None and consistent and self.dim == 1:
-            kernel = self.kernel_terms(max_order)
         if consistent and self.dim == 1:
-            (shifted,), (mats,), (low,) = kernel
+            (shifted,), (mats,), (low,) = kernel if kernel is not None else self.kernel_terms(max_order)
             alpha, logdet = spd_solve(shifted, U, low)
             derivs = {(0, order): mats[order] @ alpha for _, order in needs}
             return logdet, derivs, (U * alpha).sum(), mats[0] @ alpha

@@ -37,6 +37,11 @@ class GridOperator:
     def linear(self) -> bool:
         return self.pde.linear
 
+    @property
+    def max_order(self) -> int:
+        """The highest derivative order read (0 for none): how many kernel derivatives to build."""
+        return max((order for _, order in self.needs), default=0)
+
     def apply(self, u: torch.Tensor, derivs: Mapping[tuple[int, int], torch.Tensor]) -> torch.Tensor:
         grid_shape = self.coords[0].shape
         if tuple(u.shape) == tuple(grid_shape) or u.ndim == 0:

@@ -39,7 +39,7 @@ def whitened_terms(model: GPField, op: GridOperator, consistent: bool = True, ke
     nodes): ``BL`` only at those nodes, which on one axis saves a triangular solve with ``N``
     right-hand sides."""
     if kernel is None:
-        kernel = model.kernel_terms(max([o for _, o in op.needs], default=0))
+        kernel = model.kernel_terms(op.max_order)
     mats = [[m.detach() for m in per_axis] for per_axis in kernel.mats]
     chol = kernel.chol
     shape = model.shape
@@ -211,7 +211,7 @@ class KroneckerProfile:
     def __init__(self, model: GPField, batch: dict[str, Any], preconditioner: str | None = None,
                  parts: Sequence[torch.Tensor] | None = None, final: bool = False):
         op: GridOperator = batch["operator"]
-        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        kron, mats = model.factorize(op.max_order, "cholesky")
         own_parts = parts is None
         if parts is None:
             parts = axis_parts(mats, op, model.dim)
@@ -364,7 +364,7 @@ class VariableProfile(KroneckerProfile):
         self.terms = [(key, a) for key, a in sorted(coefficients.items()) if bool(a.any())]
         self.c = c if bool(c.any()) else None
 
-        kron, mats = model.factorize(max((o for _, o in op.needs), default=0), "cholesky")
+        kron, mats = model.factorize(op.max_order, "cholesky")
         parts = [torch.zeros_like(kron.factors[k]) for k in range(model.dim)]
         even = {k for (k, r), _ in self.terms if r % 2 == 0}
         for (k, r), a in self.terms:
@@ -472,7 +472,7 @@ def kronecker_separable(model: GPField, op: GridOperator) -> bool:
     if not op.linear:
         return False
     with torch.no_grad():
-        kron, mats = model.factorize(max([o for _, o in op.needs], default=0), "cholesky")
+        kron, mats = model.factorize(op.max_order, "cholesky")
         try:  # an operator with variable coefficients reads x, which matrices cannot stand in for
             parts = axis_parts(mats, op, model.dim)
         except (RuntimeError, ValueError, IndexError):
@@ -557,7 +557,7 @@ def profiled_objective(model: GPField, batch: dict[str, Any]):
     kind = batch.get("profile") or ("dense" if model.U.numel() <= MAX_PROFILE_NODES else "kronecker")
     iterations, kernel = None, None
     if kind == "dense":  # one kernel evaluation and factorization for the solve and the loss
-        kernel = model.kernel_terms(max((o for _, o in batch["operator"].needs), default=0))
+        kernel = model.kernel_terms(batch["operator"].max_order)
     with torch.no_grad():
         if kind == "dense":
             model.U.copy_(conditional_optimum(model, batch, kernel=kernel))
