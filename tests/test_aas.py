@@ -177,3 +177,18 @@ def test_tempered_weights_keep_the_effective_sample_size():
     assert gamma == 1.0  # no tempering asked for
     with pytest.raises(ValueError, match=r"ess_fraction must be in \[0, 1\), got 1.5"):
         _bump_sampler(ess_fraction=1.5)
+
+
+def test_loss_ess_counts_the_points_that_carry_the_loss():
+    # uniform points against r^2 = exp(-100 |x - c|^2) on [-1, 1]^2: the effective number of
+    # points carrying mean(r^2) is n (int r^2)^2 / (|box| int r^4) = n pi / 200
+    s = _bump_sampler()
+    x = s.uniform(20000)
+    assert s.loss_ess(x) / 20000 == pytest.approx(math.pi / 200, rel=0.1)
+    # importance weights enter the terms: weights that cancel r^2 make every point count
+    r2 = torch.exp(-100 * ((x - CENTER) ** 2).sum(1))
+    assert s.loss_ess(x, 1 / r2) == pytest.approx(20000, rel=1e-6)
+    s.set_epoch(0)
+    s.set_epoch(1)  # every round reports it for its own points and weights
+    assert s.info["loss_ess"] == pytest.approx(s.loss_ess(s.batch["interior"], s.batch["weights"]), rel=1e-9)
+    assert 1 <= s.info["loss_ess"] <= s.n_points

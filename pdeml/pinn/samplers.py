@@ -110,6 +110,8 @@ class CollocationSampler(ABC):
             batch["boundary"] = xb
             batch["boundary_values"] = self.boundary_data(xb).detach().to(xb.dtype)
         self.batch = batch
+        if self.model is not None and self.residual_fn is not None:
+            self.info["loss_ess"] = self.loss_ess(interior, self.point_weights)
         keep = interior[: self.snapshot_points].detach().cpu().double().numpy()
         self.snapshots.append({"round": self.round, "points": keep.astype(np.float32)})
 
@@ -141,6 +143,16 @@ class CollocationSampler(ABC):
 
     def uniform(self, n: int) -> torch.Tensor:
         return self.domain.sample_interior(n, self.generator)
+
+    def loss_ess(self, points: torch.Tensor, weights: torch.Tensor | None = None) -> float:
+        """How many of ``points`` carry the residual loss ``mean(weights r^2)`` against the current
+        network: the effective sample size ``(sum c)^2 / sum c^2`` of the terms ``c = weights r^2``
+        (``n`` when every point contributes alike, 1 when one point holds the whole loss)."""
+        c = self.squared_residual(points).double()
+        if weights is not None:
+            c = c * weights.to(c)
+        total = float(c.sum())
+        return total**2 / float((c**2).sum()) if total > 0 else float(points.shape[0])
 
     def squared_residual(self, points: torch.Tensor) -> torch.Tensor:
         """``r^2`` (n,) of the bound network at ``points``, detached, computed in chunks."""
