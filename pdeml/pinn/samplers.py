@@ -152,6 +152,8 @@ class CollocationSampler(ABC):
         if weights is not None:
             c = c * weights.to(c)
         total = float(c.sum())
+        if not math.isfinite(total):
+            return math.nan  # a diverged network: no point carries a finite loss
         return total**2 / float((c**2).sum()) if total > 0 else float(points.shape[0])
 
     def squared_residual(self, points: torch.Tensor) -> torch.Tensor:
