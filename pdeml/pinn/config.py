@@ -20,7 +20,7 @@ SAMPLER_OPTIONS = {
     "rad": {"k", "c"},
     "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
             "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting",
-            "ess_fraction"},
+            "ess_fraction", "pool_moves"},
 }
 
 

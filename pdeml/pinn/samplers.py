@@ -299,6 +299,11 @@ def tempered_weights(w: torch.Tensor, log_m: torch.Tensor, ess_fraction: float,
     return gamma, (log_t - log_z).exp()
 
 
+# Langevin moves of the AAS pool (pool_moves): the first step size in unit coordinates, and the
+# floor added to r^2 in the target, relative to the domain mean of r^2
+MOVE_STEP_START, MOVE_FLOOR = 1e-3, 1e-3
+
+
 @SAMPLERS.register("aas")
 class AASSampler(CollocationSampler):
     """Adversarial adaptive sampling with a bounded flow ``p`` on the domain's bounding box.
@@ -347,8 +352,15 @@ class AASSampler(CollocationSampler):
                  uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
                  flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 4096,
                  update: str = "fit", mix: float = 1.0, weighting: str = "importance", ess_fraction: float = 0.0,
-                 **kwargs):
+                 pool_moves: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
+        if int(pool_moves) != pool_moves or pool_moves < 0:
+            raise ValueError(f"pool_moves must be an integer >= 0, got {pool_moves!r}")
+        self.pool_moves = int(pool_moves)
+        if self.pool_moves and (update != "fit" or mix != 1 or ess_fraction != 0):
+            raise ValueError("pool_moves > 0 moves the pool towards r^2 itself: it needs update='fit', mix=1 "
+                             f"and ess_fraction=0, got update={update!r}, mix={mix}, ess_fraction={ess_fraction}")
+        self.move_step = MOVE_STEP_START  # Langevin step size in unit coordinates, adapted and kept across rounds
         if not 0 <= ess_fraction < 1:
             raise ValueError(f"ess_fraction must be in [0, 1), got {ess_fraction}")
         self.ess_fraction = float(ess_fraction)
@@ -377,6 +389,7 @@ class AASSampler(CollocationSampler):
         self.flow.to(device=self.domain.device, dtype=self.domain.dtype)
         self.flow_optimizer = torch.optim.Adam(self.flow.parameters(), lr=self.flow_lr)
         self.flow_inside = 1.0  # the flow's mass inside the domain (measured when drawing)
+        self.residual_scale = 1.0  # E_U[r^2] of the last pool
 
     def to(self, device) -> AASSampler:
         super().to(device)
@@ -430,8 +443,62 @@ class AASSampler(CollocationSampler):
             log_q_old = self.flow.log_prob(y)
             log_m = (0.5 * log_q_old.exp() + 0.5 / self.domain.volume_fraction).log()
         r2 = self.squared_residual(self.domain.from_unit(y))
-        w = r2 / (r2 / log_m.exp()).mean().clamp_min(1e-300)
+        self.residual_scale = float((r2 / log_m.exp()).mean().clamp_min(1e-300))  # E_U[r^2], importance-sampled
+        w = r2 / self.residual_scale
         return y, log_q_old, log_m, w
+
+    def _log_target(self, y: torch.Tensor, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log(r^2 + floor)`` (n,) at unit points ``y`` (n, d) and its gradient in ``y``, detached."""
+        values, grads = [], []
+        with torch.enable_grad():
+            for chunk in y.split(self.residual_chunk):
+                z = chunk.detach().requires_grad_(True)
+                log_t = torch.log(self.residual_fn(self.model, self.domain.from_unit(z)) ** 2 + floor)
+                (g,) = torch.autograd.grad(log_t.sum(), z)
+                values.append(log_t.detach())
+                grads.append(g.detach())
+        return torch.cat(values), torch.cat(grads)
+
+    def _in_domain(self, y: torch.Tensor) -> torch.Tensor:
+        inside = ((y > 0) & (y < 1)).all(1)
+        return inside if self.domain.is_box else inside & self.domain.inside(self.domain.from_unit(y))
+
+    def move_pool(self, y: torch.Tensor, w: torch.Tensor, log_m: torch.Tensor,
+                  n: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Particles (n, d) in unit coordinates that follow ``r^2`` more closely than the pool does.
+
+        ``n`` (default half the pool) particles are resampled from the pool ``y`` by their weights
+        ``w / m`` (with replacement), then each takes ``pool_moves`` Metropolis-adjusted Langevin
+        steps targeting ``r^2 + 1e-3 E_U[r^2]`` (the floor keeps the chain moving where the residual
+        vanishes). Proposals that leave the domain are rejected. The step size is adapted after each
+        step to an acceptance rate between 0.4 and 0.6 and kept for the next round. Needs the
+        residual's gradient in ``x``, one more derivative than the residual itself."""
+        n = y.shape[0] // 2 if n is None else int(n)
+        c = (w / log_m.exp()).double()
+        idx = torch.multinomial((c / c.sum()).cpu(), n, replacement=True, generator=self.generator)
+        p = y[idx.to(y.device)].clone()
+        floor = MOVE_FLOOR * self.residual_scale  # E_U[r^2] of the pool
+        log_t, grad = self._log_target(p, floor)
+        accepted = []
+        for _ in range(self.pool_moves):
+            h = self.move_step
+            noise = torch.randn(p.shape, generator=self.generator, dtype=torch.float64).to(p)
+            prop = p + h * grad + math.sqrt(2 * h) * noise
+            inside = self._in_domain(prop)
+            prop = torch.where(inside[:, None], prop, p)
+            log_t_prop, grad_prop = self._log_target(prop, floor)
+            forward = -((prop - p - h * grad) ** 2).sum(1) / (4 * h)
+            backward = -((p - prop - h * grad_prop) ** 2).sum(1) / (4 * h)
+            ratio = (log_t_prop - log_t + backward - forward).clamp(max=0).exp() * inside
+            u = torch.rand(ratio.shape, generator=self.generator, dtype=torch.float64).to(ratio)
+            acc = (u < ratio) & torch.isfinite(log_t_prop)
+            p = torch.where(acc[:, None], prop, p)
+            log_t, grad = torch.where(acc, log_t_prop, log_t), torch.where(acc[:, None], grad_prop, grad)
+            rate = float(acc.double().mean())
+            accepted.append(rate)
+            self.move_step = h * (1.3 if rate > 0.6 else 0.7 if rate < 0.4 else 1.0)
+        return p, {"move_acceptance": float(np.mean(accepted)) if accepted else math.nan,
+                   "move_step": self.move_step, "move_distinct": len(set(idx.tolist())) / n}
 
     def _batch(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator)[: self.flow_batch]
@@ -450,18 +517,25 @@ class AASSampler(CollocationSampler):
         y, log_q_old, log_m, w = self._pool()
         self.flow.train()
         penalty = torch.zeros(())
-        gamma, w_t = 1.0, w
+        gamma, w_t, moves = 1.0, w, {}
         if self.update == "fit":
             # weighted maximum likelihood of p* = (1 - mix) p_old + mix w^gamma U on the pool (weights
             # p* / m); with ess_fraction > 0, gamma is the largest exponent whose weights keep the
             # pool's effective sample size at that fraction
             if self.ess_fraction > 0:
                 gamma, w_t = tempered_weights(w, log_m, self.ess_fraction)
-            c = ((1 - self.mix) * log_q_old.exp() + self.mix * w_t) / log_m.exp()
-            c = c / c.mean()
-            for _ in range(self.flow_steps):
-                i = self._batch(y.shape[0]).to(y.device)
-                penalty = self._penalised_step(-(c[i] * self.flow.log_prob(y[i])).mean())
+            if self.pool_moves:
+                # unweighted maximum likelihood of particles moved towards r^2 (move_pool)
+                particles, moves = self.move_pool(y, w, log_m)
+                for _ in range(self.flow_steps):
+                    i = self._batch(particles.shape[0]).to(y.device)
+                    penalty = self._penalised_step(-self.flow.log_prob(particles[i]).mean())
+            else:
+                c = ((1 - self.mix) * log_q_old.exp() + self.mix * w_t) / log_m.exp()
+                c = c / c.mean()
+                for _ in range(self.flow_steps):
+                    i = self._batch(y.shape[0]).to(y.device)
+                    penalty = self._penalised_step(-(c[i] * self.flow.log_prob(y[i])).mean())
         else:
             cap = log_q_old + math.log1p(self.trust)
             for _ in range(self.flow_steps):
@@ -476,7 +550,8 @@ class AASSampler(CollocationSampler):
         return {"flow_seconds": time.perf_counter() - tic, "flow_expected_w": float(expected_w),
                 "flow_penalty": float(penalty), "flow_gamma": gamma,
                 "flow_ess": effective_sample_size(w_t.clamp_min(torch.finfo(w.dtype).tiny).log() - log_m) / w.shape[0],
-                "flow_top_share": top_share, "target_top_share": target_share, "top_region_volume": top_volume}
+                "flow_top_share": top_share, "target_top_share": target_share, "top_region_volume": top_volume,
+                **moves}
 
     def mixture_log_density(self, y: torch.Tensor) -> torch.Tensor:
         """``log`` of the density (n,), in unit coordinates, of a round's points at ``y`` (n, d):
@@ -515,6 +590,7 @@ class AASSampler(CollocationSampler):
         # a copy: Adam updates its moment tensors in place, a snapshot must not follow them
         state["flow_optimizer"] = copy.deepcopy(self.flow_optimizer.state_dict())
         state["flow_inside"] = torch.tensor(self.flow_inside, dtype=torch.float64)
+        state["move_step"] = torch.tensor(self.move_step, dtype=torch.float64)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -524,6 +600,8 @@ class AASSampler(CollocationSampler):
             self.flow_optimizer.load_state_dict(state["flow_optimizer"])
         if "flow_inside" in state:
             self.flow_inside = float(state["flow_inside"])
+        if "move_step" in state:
+            self.move_step = float(state["move_step"])
 
 
 def make_sampler(name: str, domain: Domain, boundary_data: Callable, **options) -> CollocationSampler:
