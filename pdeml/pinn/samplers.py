@@ -344,6 +344,11 @@ class AASSampler(CollocationSampler):
     ``gamma`` is the largest exponent that keeps the pool's effective sample size at that
     fraction, so the flow is never fitted to a handful of pool points (off by default: see
     docs/pinn.md for where it helps and where it does not).
+
+    ``pool_moves`` > 0 replaces the weighted fit by an unweighted one to particles resampled from
+    the pool and moved by that many Langevin steps towards ``r^2`` (:meth:`move_pool`), so the
+    flow can take the shape of ``r^2`` inside a region where the pool has only a few points
+    (off by default; docs/pinn.md has the measurements).
     """
 
     name = "aas"
@@ -454,9 +459,9 @@ class AASSampler(CollocationSampler):
             for chunk in y.split(self.residual_chunk):
                 z = chunk.detach().requires_grad_(True)
                 log_t = torch.log(self.residual_fn(self.model, self.domain.from_unit(z)) ** 2 + floor)
-                (g,) = torch.autograd.grad(log_t.sum(), z)
+                (g,) = torch.autograd.grad(log_t.sum(), z, allow_unused=True)
                 values.append(log_t.detach())
-                grads.append(g.detach())
+                grads.append(torch.zeros_like(z) if g is None else g.detach())
         return torch.cat(values), torch.cat(grads)
 
     def _in_domain(self, y: torch.Tensor) -> torch.Tensor:
