@@ -20,7 +20,7 @@ SAMPLER_OPTIONS = {
     "rad": {"k", "c"},
     "aas": {"beta", "flow_steps", "flow_lr", "trust", "uniform_fraction", "flow_layers", "flow_bins",
             "flow_hidden", "penalty_points", "flow_batch", "update", "mix", "weighting",
-            "ess_fraction", "pool_moves"},
+            "ess_fraction", "pool_moves", "finish_flows"},
 }
 
 
@@ -30,7 +30,9 @@ class PINNConfig(Config):
 
     ``points`` collocation points per round; ``steps`` Adam steps split evenly into ``rounds``
     sampler rounds (None: the largest divisor of ``steps`` up to 20); ``lbfgs_steps`` L-BFGS
-    iterations after them on ``lbfgs_points`` points (default ``4 * points``) chosen by the sampler.
+    iterations after them on ``lbfgs_points`` points (default ``4 * points``) chosen by the sampler;
+    ``lbfgs_holdout`` draws as many again from the same density and keeps the iterate of lowest loss
+    on those held-out points instead of on the training points (a finish that overfits stops early).
     ``boundary`` ``"penalty"`` (``boundary_points`` points, default ``max(64, points // 4)``,
     weight ``boundary_weight``) or ``"exact"`` (a distance factor; ``lifting`` ``"fit"`` fits a
     network to the Dirichlet data in ``lifting_steps`` steps, ``"zero"`` assumes they vanish).
@@ -70,6 +72,7 @@ class PINNConfig(Config):
     track_points: int = 8192
     lbfgs_steps: int = 0
     lbfgs_points: int | None = None
+    lbfgs_holdout: bool = False
     near_level: float = 1e-3
     run_dir: Any = None
     sampler_options: dict[str, Any] = field(default_factory=dict)

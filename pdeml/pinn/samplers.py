@@ -357,8 +357,14 @@ class AASSampler(CollocationSampler):
                  uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
                  flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 4096,
                  update: str = "fit", mix: float = 1.0, weighting: str = "importance", ess_fraction: float = 0.0,
-                 pool_moves: int = 0, **kwargs):
+                 pool_moves: int = 0, finish_flows: str = "last", **kwargs):
         super().__init__(*args, **kwargs)
+        if finish_flows not in ("last", "all"):
+            raise ValueError(f"finish_flows must be 'last' or 'all', got {finish_flows!r}")
+        self.finish_flows = finish_flows
+        # with finish_flows="all": the flow fitted in every round after the first, with its mass inside the domain
+        self.past_flows: list[tuple[BoxFlow, float]] = []
+        self._finishing = False
         if int(pool_moves) != pool_moves or pool_moves < 0:
             raise ValueError(f"pool_moves must be an integer >= 0, got {pool_moves!r}")
         self.pool_moves = int(pool_moves)
@@ -406,11 +412,13 @@ class AASSampler(CollocationSampler):
         with torch.no_grad():
             return self.flow.log_prob(self.domain.to_unit(points)).exp() / float(np.prod(self.domain.width))
 
-    def _flow_points(self, n: int) -> torch.Tensor:
-        """``n`` flow samples in unit coordinates that lie in the domain."""
+    def _flow_points(self, n: int, flow: BoxFlow | None = None) -> torch.Tensor:
+        """``n`` samples in unit coordinates of ``flow`` (default: the current one) that lie in the domain."""
+        current = flow is None
+        flow = self.flow if current else flow
         chunks, have, drawn = [], 0, 0
         for _ in range(100):
-            y = self.flow.sample(max(n - have, 1) if self.domain.is_box else 2 * (n - have) + 16, self.generator)
+            y = flow.sample(max(n - have, 1) if self.domain.is_box else 2 * (n - have) + 16, self.generator)
             y = y.to(self.domain.device)
             drawn += y.shape[0]
             if not self.domain.is_box:
@@ -420,7 +428,8 @@ class AASSampler(CollocationSampler):
             if have >= n:
                 break
         # the flow's mass inside the domain (1 for a box): flow points inside have density q / inside
-        self.flow_inside = max(have / max(drawn, 1), 1e-12)
+        if current:
+            self.flow_inside = max(have / max(drawn, 1), 1e-12)
         y = torch.cat(chunks)
         if y.shape[0] < n:  # the flow put (almost) no mass in the domain: fill up uniformly
             y = torch.cat([y, self.domain.to_unit(self.uniform(n - y.shape[0]))])
@@ -563,7 +572,10 @@ class AASSampler(CollocationSampler):
         the share ``uniform_fraction`` uniform on the domain, the rest from the flow restricted to
         the domain."""
         with torch.no_grad():
-            q = self.flow.log_prob(y).exp() / self.flow_inside
+            if self._finishing:  # the equal mixture of the rounds' flows (finish_flows="all")
+                q = torch.stack([f.log_prob(y).exp() / inside for f, inside in self.past_flows]).mean(0)
+            else:
+                q = self.flow.log_prob(y).exp() / self.flow_inside
             u = self.uniform_share
             return (u / self.domain.volume_fraction + (1.0 - u) * q).log()
 
@@ -572,12 +584,33 @@ class AASSampler(CollocationSampler):
         """The fraction of a round's points that are uniform (``uniform_fraction``, rounded)."""
         return int(round(self.uniform_fraction * self.n_points)) / self.n_points
 
+    def final_round(self, n_points: int) -> dict[str, torch.Tensor]:
+        """The finish's points. With ``finish_flows="all"`` the flow part is drawn, in equal shares,
+        from the flows that chose the rounds' points (no further flow update), and weighted by
+        that mixture's exact density: the finish then covers every region the flow has found,
+        not only where its last update went."""
+        self._finishing = self.finish_flows == "all" and bool(self.past_flows)
+        try:
+            return super().final_round(n_points)
+        finally:
+            self._finishing = False
+
+    def _mixture_flow_points(self, n: int) -> torch.Tensor:
+        k = len(self.past_flows)
+        shares = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        return torch.cat([self._flow_points(m, flow) for (flow, _), m in zip(self.past_flows, shares) if m])
+
     def next_points(self, round_: int) -> torch.Tensor:
-        if round_ > 0 and self.flow_steps > 0:
+        if round_ > 0 and self.flow_steps > 0 and not self._finishing:
             self.info = self.train_flow()
         n_uniform = int(round(self.uniform_fraction * self.n_points))
         with torch.no_grad():
-            y = self._flow_points(self.n_points - n_uniform)
+            if self._finishing:
+                y = self._mixture_flow_points(self.n_points - n_uniform)
+            else:
+                y = self._flow_points(self.n_points - n_uniform)
+                if self.finish_flows == "all" and round_ > 0 and self.flow_steps > 0:  # a fitted flow
+                    self.past_flows.append((copy.deepcopy(self.flow).eval(), self.flow_inside))
             if n_uniform:  # shuffled, so that any prefix (the snapshot) shows both parts
                 y = torch.cat([y, self._uniform_unit(n_uniform)])
                 y = y[torch.randperm(y.shape[0], generator=self.generator).to(y.device)]
@@ -596,6 +629,9 @@ class AASSampler(CollocationSampler):
         state["flow_optimizer"] = copy.deepcopy(self.flow_optimizer.state_dict())
         state["flow_inside"] = torch.tensor(self.flow_inside, dtype=torch.float64)
         state["move_step"] = torch.tensor(self.move_step, dtype=torch.float64)
+        for i, (flow, inside) in enumerate(self.past_flows):
+            state.update({f"past_flow.{i}.{k}": v.detach().cpu() for k, v in flow.state_dict().items()})
+            state[f"past_flow_inside.{i}"] = torch.tensor(inside, dtype=torch.float64)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -607,6 +643,12 @@ class AASSampler(CollocationSampler):
             self.flow_inside = float(state["flow_inside"])
         if "move_step" in state:
             self.move_step = float(state["move_step"])
+        self.past_flows = []
+        for i in range(sum(k.startswith("past_flow_inside.") for k in state)):
+            flow = copy.deepcopy(self.flow)
+            prefix = f"past_flow.{i}."
+            flow.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            self.past_flows.append((flow.eval(), float(state[f"past_flow_inside.{i}"])))
 
 
 def make_sampler(name: str, domain: Domain, boundary_data: Callable, **options) -> CollocationSampler:

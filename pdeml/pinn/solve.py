@@ -323,7 +323,7 @@ def solve_pinn(problem, *, config: PINNConfig | None = None, **options) -> PINNR
     if lbfgs_steps:
         lbfgs_points = int(general["lbfgs_points"] or 4 * points)
         history += _lbfgs_finish(model, objective, source, lbfgs_steps, lbfgs_points, dev, seed,
-                                 general["run_dir"], on_round)
+                                 general["run_dir"], on_round, holdout=bool(general["lbfgs_holdout"]))
     eval_seconds = sum(r.get("eval_seconds", 0.0) for r in history)
     seconds = time.perf_counter() - start - eval_seconds
     model.eval()
@@ -343,32 +343,61 @@ LBFGS_ITERATIONS_PER_STEP = 20  # torch's LBFGS max_iter: one Trainer step runs 
 LBFGS_RISE = 10.0               # stop once the loss exceeds this multiple of its best value
 
 
+def _split_batch(batch: dict[str, torch.Tensor], seed: int) -> tuple[dict, dict]:
+    """Two halves of a batch's interior points (with their weights), split at random so that both
+    are draws from the same density whatever order the sampler returned them in (RAR's set is
+    not shuffled); boundary points (if any) go to both."""
+    n = batch["interior"].shape[0]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed))).to(batch["interior"].device)
+    halves = ({}, {})
+    for key, value in batch.items():
+        per_point = key in ("interior", "weights")
+        for half, idx in zip(halves, (order[: n // 2], order[n // 2:])):
+            half[key] = value[idx] if per_point else value
+    for half in halves:  # importance weights keep mean 1 on each half
+        if "weights" in half:
+            half["weights"] = half["weights"] / half["weights"].mean()
+    return halves
+
+
 def _lbfgs_finish(model, objective, source, iterations: int, n_points: int, device, seed: int, run_dir,
-                  on_round) -> list[dict[str, Any]]:
+                  on_round, holdout: bool = False) -> list[dict[str, Any]]:
     """L-BFGS (strong Wolfe line search) through the Trainer on one set of ``n_points`` points that
     the sampler chooses against the Adam-trained network. The loss is checked every
     ``LBFGS_ITERATIONS_PER_STEP`` iterations; the model ends at the iterate of lowest loss, and
     the run stops early when the loss becomes non-finite or rises ``LBFGS_RISE`` times above it
-    (a diverging finish). Returns one history record per check."""
+    (a diverging finish). With ``holdout`` the sampler draws ``2 n_points`` points, half of them
+    train and the other half only judge: the model ends at the iterate of lowest held-out loss
+    (the training points' loss still detects a diverging finish). Returns one history record
+    per check."""
     from pdeml.train.trainer import NonFiniteLossError
 
-    batch = source.final_round(n_points)
+    if holdout:
+        batch, held = _split_batch(source.final_round(2 * n_points), seed)
+    else:
+        batch = held = source.final_round(n_points)
     checks = max(1, math.ceil(iterations / LBFGS_ITERATIONS_PER_STEP))
-    best: dict[str, Any] = {"loss": math.inf, "state": None}
+    best: dict[str, Any] = {"loss": math.inf, "state": None, "train": math.inf}
 
-    def check(trainer, record):
-        loss, _ = objective(model, batch)
-        loss = float(loss.detach())
-        record["check_loss"] = loss
-        on_round(trainer, record)
+    def keep_if_best(loss: float) -> None:
         if math.isfinite(loss) and loss < best["loss"]:
             best["loss"], best["state"] = loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif not math.isfinite(loss) or loss > LBFGS_RISE * best["loss"]:
-            raise _LossRose(f"L-BFGS loss {loss:.3e} against best {best['loss']:.3e}")
 
-    start_loss = float(objective(model, batch)[0].detach())  # the Adam iterate is a candidate too
-    if math.isfinite(start_loss):
-        best["loss"], best["state"] = start_loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    def check(trainer, record):
+        loss = float(objective(model, batch)[0].detach())
+        record["check_loss"] = loss
+        if holdout:
+            record["holdout_loss"] = float(objective(model, held)[0].detach())
+        on_round(trainer, record)
+        keep_if_best(record["holdout_loss"] if holdout else loss)
+        if not math.isfinite(loss) or loss > LBFGS_RISE * best["train"]:
+            raise _LossRose(f"L-BFGS loss {loss:.3e} against best {best['train']:.3e}")
+        best["train"] = min(best["train"], loss)
+
+    # the Adam iterate is a candidate too
+    start = float(objective(model, batch)[0].detach())
+    best["train"] = start if math.isfinite(start) else math.inf
+    keep_if_best(float(objective(model, held)[0].detach()) if holdout else start)
     trainer = Trainer(model, objective, [batch], epochs=checks, optimizer="lbfgs", lr=1.0, scheduler="none",
                       precision="fp32", device=str(device), progress=False, seed=int(seed),
                       run_dir=None if run_dir is None else Path(run_dir) / "lbfgs", model_config=model.config,
