@@ -349,6 +349,11 @@ class AASSampler(CollocationSampler):
     the pool and moved by that many Langevin steps towards ``r^2`` (:meth:`move_pool`), so the
     flow can take the shape of ``r^2`` inside a region where the pool has only a few points
     (off by default; docs/pinn.md has the measurements).
+
+    ``finish_flows="all"`` draws the flow part of :meth:`final_round` (the L-BFGS finish's points)
+    in equal shares from the flows fitted in the rounds, weighted by that mixture's density,
+    instead of from a flow updated once more (``"last"``, default; also what ``"all"`` does before
+    any round has fitted a flow).
     """
 
     name = "aas"
@@ -405,6 +410,8 @@ class AASSampler(CollocationSampler):
     def to(self, device) -> AASSampler:
         super().to(device)
         self.flow.to(device)
+        for flow, _ in self.past_flows:
+            flow.to(device)
         return self
 
     def density(self, points: torch.Tensor) -> torch.Tensor:
