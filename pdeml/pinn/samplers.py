@@ -345,15 +345,16 @@ class AASSampler(CollocationSampler):
     fraction, so the flow is never fitted to a handful of pool points (off by default: see
     docs/pinn.md for where it helps and where it does not).
 
-    ``pool_moves`` > 0 replaces the weighted fit by an unweighted one to particles resampled from
-    the pool and moved by that many Langevin steps towards ``r^2`` (:meth:`move_pool`), so the
-    flow can take the shape of ``r^2`` inside a region where the pool has only a few points
-    (off by default; docs/pinn.md has the measurements).
+    ``pool_moves`` > 0 (default 50) replaces the weighted fit by an unweighted one to particles
+    resampled from the pool and moved by that many Langevin steps towards ``r^2``
+    (:meth:`move_pool`), so the flow can take the shape of ``r^2`` inside a region where the pool
+    has only a few points; ``pool_moves=0`` keeps the weighted fit alone (docs/pinn.md has the
+    measurements of both).
 
-    ``finish_flows="all"`` draws the flow part of :meth:`final_round` (the L-BFGS finish's points)
-    in equal shares from the flows fitted in the rounds, weighted by that mixture's density,
-    instead of from a flow updated once more (``"last"``, default; also what ``"all"`` does before
-    any round has fitted a flow).
+    ``finish_flows="all"`` (default) draws the flow part of :meth:`final_round` (the L-BFGS
+    finish's points) in equal shares from the flows fitted in the rounds, weighted by that
+    mixture's density; ``"last"`` draws them from a flow updated once more (also what ``"all"``
+    does before any round has fitted a flow).
     """
 
     name = "aas"
@@ -362,7 +363,7 @@ class AASSampler(CollocationSampler):
                  uniform_fraction: float = 0.5, trust: float = 1.0, flow_layers: int | None = None,
                  flow_bins: int = 16, flow_hidden: int = 64, penalty_points: int = 512, flow_batch: int = 4096,
                  update: str = "fit", mix: float = 1.0, weighting: str = "importance", ess_fraction: float = 0.0,
-                 pool_moves: int = 0, finish_flows: str = "last", **kwargs):
+                 pool_moves: int = 50, finish_flows: str = "all", **kwargs):
         super().__init__(*args, **kwargs)
         if finish_flows not in ("last", "all"):
             raise ValueError(f"finish_flows must be 'last' or 'all', got {finish_flows!r}")
@@ -373,9 +374,6 @@ class AASSampler(CollocationSampler):
         if int(pool_moves) != pool_moves or pool_moves < 0:
             raise ValueError(f"pool_moves must be an integer >= 0, got {pool_moves!r}")
         self.pool_moves = int(pool_moves)
-        if self.pool_moves and (update != "fit" or mix != 1 or ess_fraction != 0):
-            raise ValueError("pool_moves > 0 moves the pool towards r^2 itself: it needs update='fit', mix=1 "
-                             f"and ess_fraction=0, got update={update!r}, mix={mix}, ess_fraction={ess_fraction}")
         self.move_step = MOVE_STEP_START  # Langevin step size in unit coordinates, adapted and kept across rounds
         if not 0 <= ess_fraction < 1:
             raise ValueError(f"ess_fraction must be in [0, 1), got {ess_fraction}")
@@ -388,6 +386,10 @@ class AASSampler(CollocationSampler):
         if not 0 < mix <= 1:
             raise ValueError(f"mix must be in (0, 1], got {mix}")
         self.update, self.mix = update, float(mix)
+        if self.pool_moves and (update != "fit" or mix != 1 or ess_fraction != 0):
+            raise ValueError("pool_moves > 0 (default 50) moves the pool towards r^2 itself: it needs update='fit', "
+                             f"mix=1 and ess_fraction=0, got update={update!r}, mix={mix}, "
+                             f"ess_fraction={ess_fraction}; pass pool_moves=0 for the weighted fit alone")
         if int(flow_batch) != flow_batch or flow_batch < 1:
             raise ValueError(f"flow_batch must be a positive integer, got {flow_batch!r}")
         self.flow_batch = int(flow_batch)
