@@ -324,7 +324,8 @@ class AASSampler(CollocationSampler):
       ``p_old`` towards the residual-induced density ``r^2 / int r^2`` (the direction in which
       ``E_p[w]`` grows; the penalised maximiser is a smoothed version of it). Maximum likelihood is
       a low-variance, bounded objective: it moves mass onto the high-residual region without
-      collapsing onto single pool points.
+      collapsing onto single pool points. With the default ``pool_moves`` (below) the same
+      target (``mix = 1``) is fitted through moved particles instead of weights.
     - ``"ratio"``: the literal score-function estimator, ``E_p[w] = E_m[w p / m]`` with gradient
       ``E_m[w (p / m) grad log p]``, and a PPO-style clip: a pool point stops pulling once its
       density has grown by ``1 + trust`` within the round; meant for ``beta > 0``. It concentrates
