@@ -43,10 +43,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # a budget at which the PINN resolves the published 2D problems (beta = 1000) on one CPU core per
     # run (200-400 s): a 32x4 network, 3000 Adam steps on 2000 points per round in 10 rounds, then
     # 2000 L-BFGS iterations on 8000 points chosen by the sampler; the 10D Gaussian with 3000 Adam
-    # steps on 1000 points and 1500 L-BFGS iterations on 4000 (10-14 minutes a run), every sampler's
+    # steps on 1000 points and 1500 L-BFGS iterations on 4000 (8-12 minutes a run), every sampler's
     # finish there checked on 4000 held-out points (lbfgs_holdout: 4000 points in 10D are few enough
     # for the finish to overfit them; in 2D the held-out residual misjudges the error, docs/pinn.md).
-    # 27 runs, about two hours with ``--workers 2`` on two cores
+    # 27 runs, about 100 minutes with ``--workers 2`` on two cores
     "small": {
         "problems": [["peak2d", {"beta": 1000.0}, 3000, {"lbfgs_steps": 2000, "lbfgs_points": 8000}],
                      ["two_peaks", {"beta": 1000.0}, 3000, {"lbfgs_steps": 2000, "lbfgs_points": 8000}],

@@ -32,7 +32,9 @@ class PINNConfig(Config):
     sampler rounds (None: the largest divisor of ``steps`` up to 20); ``lbfgs_steps`` L-BFGS
     iterations after them on ``lbfgs_points`` points (default ``4 * points``) chosen by the sampler;
     ``lbfgs_holdout`` draws as many again from the same density and keeps the iterate of lowest loss
-    on those held-out points instead of on the training points (a finish that overfits stops early).
+    on those held-out points instead of on the training points (a finish that overfits its points
+    ends at its best held-out iterate; where few points see the solution's peak the held-out
+    residual can misjudge the error, docs/pinn.md).
     ``boundary`` ``"penalty"`` (``boundary_points`` points, default ``max(64, points // 4)``,
     weight ``boundary_weight``) or ``"exact"`` (a distance factor; ``lifting`` ``"fit"`` fits a
     network to the Dirichlet data in ``lifting_steps`` steps, ``"zero"`` assumes they vanish).
